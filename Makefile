@@ -1,0 +1,60 @@
+# feedback-pipeline — `make help` lists the targets.
+SHELL := /bin/bash
+UV_HOME := $(HOME)/.cache/feedback-pipeline/uv
+UV := $(UV_HOME)/bin/uv
+UV_VERSION := 0.13.8
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+
+.DEFAULT_GOAL := help
+.PHONY: help install up test test-unit test-integration test-sdk lint typecheck bench kafka-start kafka-stop tools clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(UV) ## Create .venv and install the locked dependencies
+	$(UV) sync --frozen --quiet
+
+up: install ## Fresh machine → running pipeline (local Kafka, migrations, collector + worker)
+	$(BIN)/feedback up
+
+tools: ## Install the system tools the tests use, where missing (docker-compose to validate the compose file, chromium for the SDK)
+	@bash scripts/ensure-tools.sh
+
+lint: install ## ruff (lint + format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy strict
+	$(BIN)/mypy
+
+test-unit: install ## Fast tests, no services
+	$(BIN)/pytest tests/unit -q
+
+test-integration: install ## Tests through the real Kafka broker and ClickHouse (started by the fixtures)
+	$(BIN)/pytest tests/integration -q
+
+test-sdk: ## The browser SDK: build and unit tests (needs node/npm)
+	@if [ -f sdk/package.json ]; then cd sdk && npm ci --no-audit --no-fund --silent && npm run --silent build && npm test --silent; fi
+
+test: install tools lint typecheck ## The whole suite, starting every real service it needs
+	$(BIN)/pytest tests -q
+	$(MAKE) --no-print-directory test-sdk
+
+bench: install ## The benchmarks; writes bench/results.json
+	$(BIN)/python -m bench
+
+kafka-start: install ## Start the local Kafka broker (detached)
+	$(BIN)/feedback kafka start
+
+kafka-stop: install ## Stop the local Kafka broker
+	$(BIN)/feedback kafka stop
+
+clean: ## Remove the venv and local data (stops the local broker first)
+	-$(BIN)/feedback kafka stop
+	rm -rf $(VENV) .data

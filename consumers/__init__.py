@@ -1,0 +1,1 @@
+"""Consumer workers: Kafka → decode → dedupe → join → ClickHouse, offsets committed after the write."""

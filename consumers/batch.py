@@ -1,0 +1,37 @@
+"""A batch of consumed messages and what each step makes of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Message, TopicPartition
+
+from consumers.errors import InvalidMessage
+from consumers.rows import Row
+
+
+@dataclass
+class Batch:
+    messages: list[Message]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    traces: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[tuple[Message, InvalidMessage]] = field(default_factory=list)
+    event_rows: list[Row] = field(default_factory=list)
+    trace_rows: list[Row] = field(default_factory=list)
+    duplicates: int = 0
+    rejoined: int = 0
+
+    def first_offsets(self) -> list[TopicPartition]:
+        """Where each partition of this batch starts: where to seek back to retry it."""
+        first: dict[tuple[str, int], int] = {}
+        for message in self.messages:
+            first.setdefault((message.topic(), message.partition()), message.offset())
+        return [TopicPartition(topic, partition, offset) for (topic, partition), offset in first.items()]
+
+    def next_offsets(self) -> list[TopicPartition]:
+        """What to commit once the batch is stored: one past each partition's last message."""
+        last: dict[tuple[str, int], int] = {}
+        for message in self.messages:
+            last[(message.topic(), message.partition())] = message.offset()
+        return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]

@@ -1,0 +1,20 @@
+"""The worker's two failure signals, never mixed (arroyo's habit)."""
+
+from __future__ import annotations
+
+
+class WorkerError(Exception):
+    """Base of the worker's errors."""
+
+
+class InvalidMessage(WorkerError):
+    """This message can never be stored as it is: it goes to the DLQ with the reason."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Backpressure(WorkerError):
+    """A dependency (ClickHouse, the DLQ topic) cannot take the batch now: retry it later, commit nothing."""

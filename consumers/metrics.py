@@ -1,0 +1,12 @@
+"""The worker's metric names, in one place."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+CONSUMED = Counter("feedback_worker_consumed_total", "Messages consumed", ["topic"])
+INSERTED = Counter("feedback_worker_inserted_rows_total", "Rows inserted into ClickHouse", ["table"])
+DUPLICATES = Counter("feedback_worker_duplicates_total", "Events or trace reports dropped as already stored")
+INVALID = Counter("feedback_worker_dlq_total", "Messages sent to the DLQ", ["reason"])
+LAG = Gauge("feedback_worker_lag_messages", "Messages behind the partition end", ["topic", "partition"])
+RETRIES = Counter("feedback_worker_batch_retries_total", "Batches held back and retried (backpressure)")

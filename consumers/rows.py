@@ -1,0 +1,154 @@
+"""ClickHouse rows of ``events_log`` and ``traces_log`` from decoded Avro records.
+
+Column lists are resolved here once; the store reuses one insert context per table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Row = list[Any]
+
+# Columns copied as they are from the Avro record, around the three derived from ``value``.
+EVENT_HEAD = (
+    "tenant_id", "event_id", "type", "timestamp", "sent_at", "received_at", "ts", "conversation_id",
+    "trace_id", "message_id", "turn_id", "response_id", "session_id", "user_id",
+)  # fmt: skip
+EVENT_VALUE = ("value", "thumb", "rating")
+EVENT_TAIL = (
+    "reasons", "comment", "edited_text", "edit_distance", "copied_chars", "attempt", "dwell_ms", "properties",
+)  # fmt: skip
+EVENT_FIELDS = (*EVENT_HEAD, *EVENT_VALUE, *EVENT_TAIL)
+DIMENSIONS = (
+    "model", "model_version", "provider", "prompt_template", "prompt_version", "feature",
+    "latency_ms", "tool_failed",
+)  # fmt: skip
+EVENT_COLUMNS = (*EVENT_FIELDS, *DIMENSIONS, "trace_joined", "version", "sign")
+EVENT_INDEX = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+
+TRACE_FIELDS = (
+    "tenant_id", "trace_id", "conversation_id", "received_at", "timestamp", "message_id", "response_id",
+    "turn_id", "user_id", "model", "model_version", "provider", "deployment", "prompt_template",
+    "prompt_version", "feature", "environment", "input_tokens", "output_tokens", "latency_ms",
+    "time_to_first_token_ms", "streaming", "retrieval", "tools", "fallback_path", "moderation_flags",
+    "retry_count", "truncated", "error", "input_text", "output_text", "properties",
+)  # fmt: skip
+TRACE_COLUMNS = (*TRACE_FIELDS, "version", "sign")
+TRACE_INDEX = {name: i for i, name in enumerate(TRACE_COLUMNS)}
+NO_RETRIEVAL: tuple[list[str], list[float], None, None] = ([], [], None, None)
+
+
+@dataclass(frozen=True)
+class TraceDims:
+    """What an event takes from its trace."""
+
+    model: str | None
+    model_version: str | None
+    provider: str | None
+    prompt_template: str | None
+    prompt_version: str | None
+    feature: str | None
+    latency_ms: int | None
+    tool_failed: bool
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.model, self.model_version, self.provider, self.prompt_template, self.prompt_version,
+            self.feature, self.latency_ms, self.tool_failed,
+        )  # fmt: skip
+
+    @classmethod
+    def of_trace(cls, trace: dict[str, Any]) -> TraceDims:
+        tools = trace.get("tools") or []
+        return cls(
+            model=trace.get("model"),
+            model_version=trace.get("model_version"),
+            provider=trace.get("provider"),
+            prompt_template=trace.get("prompt_template"),
+            prompt_version=trace.get("prompt_version"),
+            feature=trace.get("feature"),
+            latency_ms=trace.get("latency_ms"),
+            tool_failed=any(_tool_failed(tool) for tool in tools),
+        )
+
+
+def _tool_failed(tool: Any) -> bool:
+    if isinstance(tool, dict):
+        return tool.get("success") is False or tool.get("error") is not None
+    # a ClickHouse named tuple: (name, success, latency_ms, error)
+    return bool(tool[1] is False or tool[3] is not None)
+
+
+UNJOINED = (None,) * len(DIMENSIONS)
+
+
+def event_row(event: dict[str, Any], dims: TraceDims | None) -> Row:
+    """A first version of an event's row, joined to its trace when ``dims`` is known."""
+    kind = event["type"]
+    value = event["value"]
+    row = [event[name] for name in EVENT_HEAD]
+    row += [
+        None if value is None else str(value),
+        value if kind == "thumbs" else None,
+        value if kind == "rating" else None,
+    ]
+    row += [event[name] for name in EVENT_TAIL]
+    row += dims.values() if dims is not None else UNJOINED
+    row += [dims is not None, 1, 1]
+    return row
+
+
+def rejoined_rows(stored: Row, dims: TraceDims) -> tuple[Row, Row]:
+    """A stored unjoined row becomes a cancel row (-1) and a joined newer version (+1)."""
+    version = stored[EVENT_INDEX["version"]]
+    cancel = list(stored)
+    cancel[EVENT_INDEX["version"]] = version + 1
+    cancel[EVENT_INDEX["sign"]] = -1
+    joined = list(stored)
+    start = EVENT_INDEX[DIMENSIONS[0]]
+    joined[start : start + len(DIMENSIONS)] = dims.values()
+    joined[EVENT_INDEX["trace_joined"]] = True
+    joined[EVENT_INDEX["version"]] = version + 2
+    joined[EVENT_INDEX["sign"]] = 1
+    return cancel, joined
+
+
+def trace_version(trace: dict[str, Any]) -> int:
+    """Latest report wins: the version is the collector's receipt time in ms."""
+    received = trace["received_at"]
+    return int(received.timestamp() * 1000) if hasattr(received, "timestamp") else int(received)
+
+
+def trace_row(trace: dict[str, Any]) -> Row:
+    row = [trace[name] for name in TRACE_FIELDS]
+    retrieval = trace["retrieval"]
+    row[TRACE_INDEX["retrieval"]] = (
+        NO_RETRIEVAL
+        if retrieval is None
+        else (retrieval["doc_ids"], retrieval["scores"], retrieval["chunk_count"], retrieval["citations_shown"])
+    )
+    row[TRACE_INDEX["tools"]] = [
+        (tool["name"], tool["success"], tool["latency_ms"], tool["error"]) for tool in trace["tools"]
+    ]
+    row += [trace_version(trace), 1]
+    return row
+
+
+def cancelled_trace_row(stored: Row) -> Row:
+    cancel = list(stored)
+    cancel[TRACE_INDEX["sign"]] = -1
+    return cancel
+
+
+def dims_of_trace_row(row: Row) -> TraceDims:
+    return TraceDims(
+        model=row[TRACE_INDEX["model"]],
+        model_version=row[TRACE_INDEX["model_version"]],
+        provider=row[TRACE_INDEX["provider"]],
+        prompt_template=row[TRACE_INDEX["prompt_template"]],
+        prompt_version=row[TRACE_INDEX["prompt_version"]],
+        feature=row[TRACE_INDEX["feature"]],
+        latency_ms=row[TRACE_INDEX["latency_ms"]],
+        tool_failed=any(_tool_failed(tool) for tool in row[TRACE_INDEX["tools"]]),
+    )

@@ -1,0 +1,1 @@
+"""The ``feedback`` command: runs and operates the pipeline."""

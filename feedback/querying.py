@@ -1,0 +1,53 @@
+"""``feedback query``: read-only SQL against the configured ClickHouse, or through the running collector."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+from producers.keys import KeyKind, KeyStore
+from producers.query import QueryService
+from runtime.clickhouse import EngineOwner
+from runtime.settings import Settings
+
+
+class QueryFailed(Exception):
+    """The query could not run; the message says why."""
+
+
+def run_query(settings: Settings, sql: str) -> dict[str, Any]:
+    target = settings.clickhouse()
+    if target.embedded:
+        owner = EngineOwner.current(target.chdb_path)
+        if owner is not None and owner.pid != os.getpid():
+            if owner.http_addr is None:
+                raise QueryFailed(
+                    f"the embedded ClickHouse at {target.chdb_path} is held by pid {owner.pid}, "
+                    "which serves no HTTP; query while `feedback up` runs, or stop that process"
+                )
+            return _through_collector(settings, owner.http_addr, sql)
+    try:
+        return QueryService(target, settings.clickhouse_database).run(sql)
+    except Exception as exc:  # BadRequest carries the ClickHouse message
+        raise QueryFailed(getattr(exc, "message", str(exc))) from exc
+
+
+def _through_collector(settings: Settings, http_addr: str, sql: str) -> dict[str, Any]:
+    admin = KeyStore.load(settings.keys_file).first(KeyKind.ADMIN)
+    if admin is None:
+        raise QueryFailed(f"no admin key in {settings.keys_file} to query the running collector with")
+    try:
+        response = httpx.post(
+            f"http://{http_addr}/v1/query",
+            json={"sql": sql},
+            headers={"Authorization": f"Bearer {admin.key}"},
+            timeout=120,
+        )
+    except httpx.HTTPError as exc:
+        raise QueryFailed(f"the running collector at {http_addr} did not answer: {exc}") from exc
+    body = response.json()
+    if response.status_code != 200:
+        raise QueryFailed(body.get("error", response.text))
+    return dict(body)

@@ -1,0 +1,137 @@
+"""Wiring: build the collector and the workers from the settings, and run them together."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+import uvicorn
+from clickhouse_connect.driver.client import Client
+
+from consumers.dlq import DeadLetters
+from consumers.worker import BatchPolicy, Worker
+from producers.app import Collector, create_app
+from producers.delivery import DeliveryProducer
+from producers.keys import KeyStore
+from producers.query import QueryService
+from runtime.clickhouse import EngineOwner
+from runtime.kafka import consumer_config, producer_config
+from runtime.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKER_TOPIC_KINDS = ("explicit", "implicit", "traces")
+
+
+def subject_resolver(settings: Settings) -> Any:
+    traces = settings.topic("traces")
+    return lambda topic: "trace" if topic == traces else "event"
+
+
+def make_worker(
+    settings: Settings,
+    client: Client,
+    *,
+    group: str | None = None,
+    topics: list[str] | None = None,
+    stop: threading.Event | None = None,
+    policy: BatchPolicy | None = None,
+    database: str | None = None,
+    extra_consumer_config: dict[str, Any] | None = None,
+) -> Worker:
+    return Worker(
+        consumer_config(settings, group or settings.worker_group, **(extra_consumer_config or {})),
+        topics or [settings.topic(kind) for kind in WORKER_TOPIC_KINDS],
+        client,
+        database or settings.clickhouse_database,
+        DeadLetters(producer_config(settings), settings.topic("dlq")),
+        subject_resolver(settings),
+        policy=policy or BatchPolicy(settings.batch_max_messages, settings.batch_max_wait_s),
+        stop=stop,
+    )
+
+
+def make_collector(settings: Settings, with_query: bool = True) -> Collector:
+    producer = DeliveryProducer(producer_config(settings), settings.produce_timeout_s, settings.retry_after_s)
+    query = QueryService(settings.clickhouse(), settings.clickhouse_database) if with_query else None
+    return Collector(settings, KeyStore.load(settings.keys_file), producer, query)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM once it has stopped, which would kill the process before
+    the worker commits and the broker stops; ``CollectorServer`` handles the signals instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class CollectorServer:
+    """The collector's uvicorn server; ``run()`` blocks. In the main thread, the first SIGINT or
+    SIGTERM stops it gracefully (in-flight requests finish, the producer flushes), a second forces it."""
+
+    def __init__(self, settings: Settings, collector: Collector) -> None:
+        self.collector = collector
+        app = create_app(collector, static_root=REPO_ROOT / "sdk")
+        config = uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=30,
+        )
+        self.server = _Server(config)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.server.should_exit:
+            self.server.force_exit = True
+        log.info("collector.stopping", signal=signal.Signals(signum).name)
+        self.server.should_exit = True
+
+    def run(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, self._on_signal)
+        try:
+            self.server.run()
+        finally:
+            # Requests still waiting for acks were drained by uvicorn; flush whatever is queued.
+            self.collector.producer.close()
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="collector", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+
+class EmbeddedEngine:
+    """Claims the embedded engine for this process so ``feedback query`` goes through us."""
+
+    def __init__(self, settings: Settings, http_addr: str | None) -> None:
+        self.path = settings.clickhouse().chdb_path
+        self.owner = EngineOwner(pid=os.getpid(), http_addr=http_addr)
+
+    def __enter__(self) -> EmbeddedEngine:
+        current = EngineOwner.current(self.path)
+        if current is not None and current.pid != self.owner.pid:
+            raise RuntimeError(
+                f"the embedded ClickHouse at {self.path} is in use by pid {current.pid}; "
+                "chdb allows one process per engine: stop it first"
+            )
+        self.owner.claim(self.path)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.owner.release(self.path)

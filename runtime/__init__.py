@@ -1,0 +1,1 @@
+"""Shared runtime for the collector and the workers: settings, logging, service clients."""

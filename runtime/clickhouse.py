@@ -1,0 +1,98 @@
+"""ClickHouse clients through clickhouse-connect: embedded chdb (``chdb://PATH``) or a server (``http(s)://``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from runtime.errors import ConfigError
+
+CHDB_SCHEME = "chdb://"
+
+
+@dataclass(frozen=True)
+class ClickHouseTarget:
+    """Where ClickHouse lives: an embedded engine path, or a server DSN."""
+
+    url: str
+
+    @property
+    def embedded(self) -> bool:
+        return self.url.startswith(CHDB_SCHEME)
+
+    @property
+    def chdb_path(self) -> Path:
+        """The engine directory of a ``chdb://PATH`` URL (``chdb://./x`` is relative, ``chdb:///x`` absolute)."""
+        if not self.embedded:
+            raise ConfigError(f"not an embedded ClickHouse URL: {self.url!r}")
+        raw = self.url[len(CHDB_SCHEME) :]
+        if not raw:
+            raise ConfigError("FEEDBACK_CLICKHOUSE_URL: chdb:// needs a path, e.g. chdb://./.data/clickhouse")
+        return Path(raw).resolve()
+
+    def connect(self, database: str | None = None, **settings: Any) -> Client:
+        """A new client; embedded clients in one process share the engine."""
+        if self.embedded:
+            path = self.chdb_path
+            path.mkdir(parents=True, exist_ok=True)
+            return clickhouse_connect.get_client(
+                interface="chdb", path=str(path), database=database, settings=settings or None
+            )
+        if not self.url.startswith(("http://", "https://")):
+            raise ConfigError(
+                "FEEDBACK_CLICKHOUSE_URL: expected chdb://PATH or http(s)://user:pass@host:port, "
+                f"got scheme of {self.url.split(':', 1)[0]!r}"
+            )
+        return clickhouse_connect.get_client(dsn=self.url, database=database, settings=settings or None)
+
+
+@dataclass(frozen=True)
+class EngineOwner:
+    """The process that holds an embedded engine, and where its collector answers queries.
+
+    chdb allows one process per engine path, so a running pipeline records itself here and
+    ``feedback query`` sends its SQL through that process's collector instead.
+    """
+
+    pid: int
+    http_addr: str | None
+
+    @staticmethod
+    def file_for(engine_path: Path) -> Path:
+        return engine_path.with_name(engine_path.name + ".owner.json")
+
+    @classmethod
+    def current(cls, engine_path: Path) -> EngineOwner | None:
+        path = cls.file_for(engine_path)
+        try:
+            data = json.loads(path.read_text())
+            owner = cls(pid=int(data["pid"]), http_addr=data.get("http_addr"))
+        except (OSError, ValueError, KeyError):
+            return None
+        return owner if owner.alive() else None
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def claim(self, engine_path: Path) -> None:
+        path = self.file_for(engine_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"pid": self.pid, "http_addr": self.http_addr}))
+
+    def release(self, engine_path: Path) -> None:
+        path = self.file_for(engine_path)
+        current = EngineOwner.current(engine_path)
+        if current is None or current.pid == self.pid:
+            path.unlink(missing_ok=True)

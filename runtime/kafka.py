@@ -1,0 +1,88 @@
+"""Kafka client configuration and topic creation, shared by the collector and the workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from runtime.errors import KafkaUnavailable
+from runtime.settings import TOPIC_KINDS, Settings
+
+log = structlog.get_logger(__name__)
+
+
+class LibrdkafkaLog:
+    """librdkafka's own log lines, through structlog (confluent-kafka calls ``log(level, fmt, *args)``)."""
+
+    def __init__(self, client: str) -> None:
+        self._log = structlog.get_logger("librdkafka").bind(client=client)
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        self._log.log(level, "librdkafka", message=message % args if args else message)
+
+
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """Idempotent, acks=all: a delivery report means every in-sync replica has the message."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 2,
+        "compression.type": "lz4",
+        "message.timeout.ms": int(settings.produce_timeout_s * 1000),
+        "queue.buffering.max.messages": 500_000,
+        "queue.buffering.max.kbytes": 512 * 1024,
+        "socket.connection.setup.timeout.ms": 3000,
+        "logger": LibrdkafkaLog("producer"),
+    }
+    config.update(overrides)
+    return config
+
+
+def consumer_config(settings: Settings, group: str, **overrides: Any) -> dict[str, Any]:
+    """Manual commits after ClickHouse has the rows; range assignment keeps a conversation's
+    traces and signals (same key, same partition number) on one worker."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "range",
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 1_000,
+        "max.poll.interval.ms": 300_000,
+        "fetch.wait.max.ms": 50,
+        "fetch.min.bytes": 1,
+        "logger": LibrdkafkaLog("consumer"),
+    }
+    config.update(overrides)
+    return config
+
+
+def ensure_topics(settings: Settings, kinds: tuple[str, ...] = TOPIC_KINDS, timeout_s: float = 15.0) -> None:
+    """Create the pipeline's topics if missing (all with the same partition count, so that one
+    conversation's key lands on the same partition number in every topic)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as exc:
+        raise KafkaUnavailable(f"cannot list topics at {settings.kafka_bootstrap}: {exc}") from exc
+    wanted = [settings.topic(kind) for kind in kinds]
+    missing = [
+        NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=-1)
+        for name in wanted
+        if name not in existing
+    ]
+    if not missing:
+        return
+    for name, future in admin.create_topics(missing, request_timeout=timeout_s).items():
+        try:
+            future.result()
+            log.info("kafka.topic_created", topic=name, partitions=settings.topic_partitions)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise KafkaUnavailable(f"cannot create topic {name}: {exc}") from exc

@@ -1,0 +1,65 @@
+"""Apply the numbered ``sql/NNNN_name.sql`` migrations once each, recorded in ``schema_migrations``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import structlog
+from clickhouse_connect.driver.client import Client
+
+log = structlog.get_logger(__name__)
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def statements(self, database: str) -> list[str]:
+        """The file's statements (each ends with ``;`` at a line end), ``{database}`` filled in."""
+        text = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
+        text = text.replace("{database}", database)
+        return [part.strip() for part in STATEMENT_END.split(text) if part.strip()]
+
+
+def bundled_migrations() -> list[Migration]:
+    found = []
+    for entry in resources.files("sql").iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+def migrate(client: Client, database: str, migrations: list[Migration] | None = None) -> list[Migration]:
+    """Create the database if needed and apply what is not yet recorded. Returns what was applied."""
+    if not IDENTIFIER.match(database):
+        raise ValueError(f"database name {database!r}: letters, digits and _ only")
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
+        "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = {row[0] for row in client.query(f"SELECT version FROM {database}.schema_migrations FINAL").result_rows}
+    applied = []
+    for migration in migrations if migrations is not None else bundled_migrations():
+        if migration.version in done:
+            continue
+        for statement in migration.statements(database):
+            client.command(statement)
+        client.insert(
+            f"{database}.schema_migrations",
+            [[migration.version, migration.name]],
+            column_names=["version", "name"],
+        )
+        log.info("migration.applied", database=database, version=migration.version, name=migration.name)
+        applied.append(migration)
+    return applied

@@ -1,0 +1,75 @@
+"""One typed settings object, read from the environment once at the entry point."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.clickhouse import ClickHouseTarget
+from runtime.local_kafka import LocalBroker
+
+TOPIC_KINDS = ("explicit", "implicit", "traces", "dlq")
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the contract's defaults (CONTRACT.md §2)."""
+
+    model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    clickhouse_url: SecretStr = SecretStr("chdb://./.data/clickhouse")
+    clickhouse_database: str = "feedback"
+    keys_file: Path = Path("./.data/keys.json")
+    http_addr: str = "127.0.0.1:8080"
+    topic_prefix: str = "feedback."
+    schema_registry_url: str | None = None
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    log_level: str = "info"
+
+    # Local broker (feedback kafka start): where it keeps its data and jars.
+    kafka_home: Path = Path.home() / ".cache" / "feedback-pipeline" / "kafka"
+    kafka_data_dir: Path = Path("./.data/kafka")
+    kafka_version: str = "4.1.1"
+    kafka_heap: str = "768m"
+
+    # Collector behaviour.
+    produce_timeout_s: float = 5.0
+    retry_after_s: int = 5
+    max_body_bytes: int = 1024 * 1024
+    max_items: int = 1000
+    topic_partitions: int = 6
+
+    # Worker behaviour.
+    worker_group: str = "feedback-workers"
+    batch_max_messages: int = 5000
+    batch_max_wait_s: float = 0.2
+
+    @cached_property
+    def http_host(self) -> str:
+        return self.http_addr.rsplit(":", 1)[0]
+
+    @cached_property
+    def http_port(self) -> int:
+        return int(self.http_addr.rsplit(":", 1)[1])
+
+    def topic(self, kind: str) -> str:
+        """Full topic name for one of the contract's topic kinds."""
+        if kind not in TOPIC_KINDS:
+            raise ValueError(f"unknown topic kind {kind!r}; expected one of {TOPIC_KINDS}")
+        return f"{self.topic_prefix}{kind}"
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        """True unless FEEDBACK_KAFKA_BOOTSTRAP points at a broker of the user's own."""
+        return "kafka_bootstrap" not in self.model_fields_set
+
+    def clickhouse(self) -> ClickHouseTarget:
+        return ClickHouseTarget(self.clickhouse_url.get_secret_value())
+
+    def local_broker(self) -> LocalBroker:
+        return LocalBroker(
+            home=self.kafka_home, data_dir=self.kafka_data_dir.resolve(), version=self.kafka_version, heap=self.kafka_heap
+        )

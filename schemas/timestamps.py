@@ -1,0 +1,38 @@
+"""Client timestamps: RFC 3339 strings or epoch milliseconds, normalised to epoch milliseconds (UTC)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+# Epoch ms bounds that a real client clock can produce: 2000-01-01 .. 2100-01-01.
+MIN_EPOCH_MS = 946_684_800_000
+MAX_EPOCH_MS = 4_102_444_800_000
+
+
+def to_epoch_ms(value: Any) -> int:
+    """Parse an RFC 3339 string (with offset) or an integer of epoch milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected an RFC 3339 string or epoch milliseconds, got a boolean")
+    if isinstance(value, int):
+        millis = value
+    elif isinstance(value, float) and value.is_integer():
+        millis = int(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not an RFC 3339 timestamp (e.g. 2026-11-25T12:00:00Z) nor epoch milliseconds") from None
+        if parsed.tzinfo is None:
+            raise ValueError("RFC 3339 timestamp needs a UTC offset (Z or +hh:mm)")
+        millis = int(parsed.timestamp() * 1000)
+    else:
+        raise ValueError("expected an RFC 3339 string or epoch milliseconds")
+    if not MIN_EPOCH_MS <= millis < MAX_EPOCH_MS:
+        raise ValueError("epoch milliseconds out of range (years 2000-2099); seconds instead of milliseconds?")
+    return millis
+
+
+EpochMs = Annotated[int, BeforeValidator(to_epoch_ms)]

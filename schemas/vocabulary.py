@@ -1,0 +1,39 @@
+"""The contract's closed vocabularies (CONTRACT.md section 4), in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+EXPLICIT_TYPES: Final = frozenset({"thumbs", "rating", "comment", "edit"})
+IMPLICIT_TYPES: Final = frozenset({"copy", "regenerate", "rephrase", "abandon", "dwell"})
+EVENT_TYPES: Final = EXPLICIT_TYPES | IMPLICIT_TYPES
+
+THUMB_VALUES: Final = ("up", "down", "none")
+UP_REASONS: Final = frozenset({"correct", "clear", "fast", "useful", "good_citations"})
+DOWN_REASONS: Final = frozenset(
+    {
+        "incorrect",
+        "hallucinated",
+        "ignored_instructions",
+        "bad_tone",
+        "too_long",
+        "too_short",
+        "missing_sources",
+        "slow",
+        "tool_failed",
+        "other",
+    }
+)
+
+ID_MAX = 128
+COMMENT_MAX = 4000
+EDITED_TEXT_MAX = 32000
+PROPERTIES_MAX = 50
+PROPERTY_KEY_MAX = 128
+PROPERTY_VALUE_MAX = 1024
+TRACE_TEXT_MAX = 256_000
+
+
+def topic_kind(event_type: str) -> str:
+    """The topic kind (``explicit`` or ``implicit``) an event type is routed to."""
+    return "explicit" if event_type in EXPLICIT_TYPES else "implicit"

@@ -1,0 +1,28 @@
+// Builds dist/: ESM bundle + types (for bundlers and `import`) and an IIFE
+// bundle exposing `window.FeedbackSDK` (for a plain <script> tag).
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const dist = new URL("../dist/", import.meta.url);
+rmSync(dist, { recursive: true, force: true });
+
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"], { stdio: "inherit" });
+
+const common = {
+  entryPoints: ["src/feedback.ts"],
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  target: ["es2019"],
+  legalComments: "none",
+  logLevel: "warning",
+};
+await build({ ...common, format: "esm", outfile: "dist/feedback.js" });
+await build({ ...common, format: "iife", globalName: "FeedbackSDK", outfile: "dist/feedback.iife.js" });
+
+for (const file of ["feedback.js", "feedback.iife.js"]) {
+  const bytes = readFileSync(new URL(file, dist));
+  console.log(`dist/${file}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzip`);
+}

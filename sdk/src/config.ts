@@ -1,0 +1,135 @@
+import type { BackoffOptions } from "./delivery/backoff.js";
+import type { Clock } from "./delivery/dispatcher.js";
+import type { StorageLike } from "./delivery/queue.js";
+import type { BeaconLike, FetchLike } from "./delivery/transport.js";
+import type { ErrorCallback } from "./types.js";
+import type { LabelOverrides } from "./widget/labels.js";
+
+export interface FeedbackConfig {
+  /** Collector origin (and optional path prefix), e.g. `https://feedback.example.com`. */
+  endpoint: string;
+  /** A `public` key (`pk_...`): safe in a browser, may only write events. */
+  publicKey: string;
+  userId?: string;
+  sessionId?: string;
+  /** Everything that goes wrong lands here; the SDK never throws into the page after start. */
+  onError?: ErrorCallback;
+
+  /** Max wait before queued events are sent, ms (default 1000). */
+  flushIntervalMs?: number;
+  /** Events per request; reaching it sends at once (default 50). */
+  maxBatch?: number;
+  /** Offline queue cap; the oldest events are dropped beyond it (default 500). */
+  maxQueue?: number;
+  /** Tries for a batch that keeps failing with a 5xx other than 503 (default 8). */
+  maxAttempts?: number;
+  backoff?: Partial<BackoffOptions>;
+  /** Where the offline queue lives (default `localStorage`; `null` = memory only). */
+  storage?: StorageLike | null;
+  storageKey?: string;
+
+  /** Render the thumbs widget under attached messages (default true). */
+  widget?: boolean;
+  /** Prefix of every CSS class and custom property (default `fb`). */
+  classPrefix?: string;
+  /** Add the default stylesheet to the page (default true). */
+  injectStyles?: boolean;
+  labels?: LabelOverrides;
+  /** Show the optional comment box after a thumb is chosen (default true). */
+  commentBox?: boolean;
+  /** Show a copy button in the widget (default true). */
+  copyButton?: boolean;
+  /** Quiet time after the last widget click before the rating is sent, ms (default 4000). */
+  commitDelayMs?: number;
+
+  /** Send `copy` when text of an attached message is copied (default true). */
+  trackCopy?: boolean;
+  /** Send `dwell` with the on-screen time of attached messages (default true). */
+  trackDwell?: boolean;
+  /** Smallest dwell worth an event, ms (default 1000; smaller spans add up). */
+  minDwellMs?: number;
+  /** Send `abandon` when the page is left while a response streams (default true). */
+  trackAbandon?: boolean;
+
+  /** The window to work in (default the global one); for tests and iframes. */
+  window?: Window;
+  fetch?: FetchLike;
+  /** `null` disables beacons: leftovers wait in storage for the next page load. */
+  sendBeacon?: BeaconLike | null;
+  clock?: Partial<Clock>;
+}
+
+export type ResolvedConfig = Required<
+  Omit<FeedbackConfig, "userId" | "sessionId" | "backoff" | "storage" | "window" | "sendBeacon" | "clock" | "labels">
+> & {
+  userId: string | undefined;
+  sessionId: string | undefined;
+  backoff: BackoffOptions;
+  storage: StorageLike | undefined;
+  window: Window | undefined;
+  sendBeacon: BeaconLike | undefined;
+  clock: Clock;
+  labels: LabelOverrides;
+};
+
+/** Fills in defaults and checks what would make every later call fail. */
+export function resolveConfig(config: FeedbackConfig): ResolvedConfig {
+  if (!config || typeof config.endpoint !== "string" || typeof config.publicKey !== "string" || !config.publicKey) {
+    throw new TypeError("feedback: `endpoint` and `publicKey` are required");
+  }
+  const prefix = config.classPrefix ?? "fb";
+  if (!/^[A-Za-z][\w-]*$/.test(prefix)) throw new TypeError(`feedback: invalid classPrefix ${JSON.stringify(prefix)}`);
+  const win = config.window ?? (typeof window === "undefined" ? undefined : window);
+  const timers = win ?? globalThis;
+  const nav = win?.navigator;
+  return {
+    endpoint: config.endpoint,
+    publicKey: config.publicKey,
+    userId: config.userId,
+    sessionId: config.sessionId,
+    onError: config.onError ?? (() => {}),
+    flushIntervalMs: config.flushIntervalMs ?? 1000,
+    maxBatch: clampInt(config.maxBatch ?? 50, 1, 1000),
+    maxQueue: clampInt(config.maxQueue ?? 500, 1, 10_000),
+    maxAttempts: clampInt(config.maxAttempts ?? 8, 1, 1000),
+    backoff: { baseMs: 1000, maxMs: 60_000, ...config.backoff },
+    storage: config.storage === null ? undefined : config.storage ?? defaultStorage(win),
+    storageKey: config.storageKey ?? `feedback-sdk:v1:${config.publicKey}`,
+    widget: config.widget ?? true,
+    classPrefix: prefix,
+    injectStyles: config.injectStyles ?? true,
+    labels: config.labels ?? {},
+    commentBox: config.commentBox ?? true,
+    copyButton: config.copyButton ?? true,
+    commitDelayMs: config.commitDelayMs ?? 4000,
+    trackCopy: config.trackCopy ?? true,
+    trackDwell: config.trackDwell ?? true,
+    minDwellMs: config.minDwellMs ?? 1000,
+    trackAbandon: config.trackAbandon ?? true,
+    window: win,
+    fetch: config.fetch ?? ((url, init) => fetch(url, init)),
+    sendBeacon:
+      config.sendBeacon === null
+        ? undefined
+        : config.sendBeacon ?? (nav && typeof nav.sendBeacon === "function" ? (u, d) => nav.sendBeacon(u, d) : undefined),
+    clock: {
+      now: () => Date.now(),
+      setTimeout: (fn, ms) => timers.setTimeout(fn, ms),
+      clearTimeout: (handle) => timers.clearTimeout(handle as number),
+      random: Math.random,
+      ...config.clock,
+    },
+  };
+}
+
+function clampInt(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, Math.floor(value)));
+}
+
+function defaultStorage(win: Window | undefined): StorageLike | undefined {
+  try {
+    return win?.localStorage ?? undefined;
+  } catch {
+    return undefined; // Sandboxed iframes and some privacy modes throw on access.
+  }
+}

@@ -1,0 +1,1 @@
+"""Numbered ClickHouse migrations, shipped as package data so an installed package finds them."""
