@@ -11,6 +11,11 @@ from consumers.errors import InvalidMessage
 from consumers.rows import Row
 
 
+def position(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a consumed message (always set on one that has no error)."""
+    return str(message.topic()), int(message.partition() or 0), int(message.offset() or 0)
+
+
 @dataclass
 class Batch:
     messages: list[Message]
@@ -26,12 +31,14 @@ class Batch:
         """Where each partition of this batch starts: where to seek back to retry it."""
         first: dict[tuple[str, int], int] = {}
         for message in self.messages:
-            first.setdefault((message.topic(), message.partition()), message.offset())
+            topic, partition, offset = position(message)
+            first.setdefault((topic, partition), offset)
         return [TopicPartition(topic, partition, offset) for (topic, partition), offset in first.items()]
 
     def next_offsets(self) -> list[TopicPartition]:
         """What to commit once the batch is stored: one past each partition's last message."""
         last: dict[tuple[str, int], int] = {}
         for message in self.messages:
-            last[(message.topic(), message.partition())] = message.offset()
+            topic, partition, offset = position(message)
+            last[(topic, partition)] = offset
         return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]

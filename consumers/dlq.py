@@ -28,7 +28,7 @@ class DeadLetters:
         self._failed: list[str] = []
 
     def send(self, message: Message, error: InvalidMessage) -> None:
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             (REASON, error.reason.encode()),
             (DETAIL, error.detail[:2000].encode()),
             (SOURCE_TOPIC, str(message.topic()).encode()),

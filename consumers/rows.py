@@ -126,7 +126,12 @@ def trace_row(trace: dict[str, Any]) -> Row:
     row[TRACE_INDEX["retrieval"]] = (
         NO_RETRIEVAL
         if retrieval is None
-        else (retrieval["doc_ids"], retrieval["scores"], retrieval["chunk_count"], retrieval["citations_shown"])
+        else (
+            retrieval["doc_ids"],
+            retrieval["scores"],
+            retrieval["chunk_count"],
+            retrieval["citations_shown"],
+        )
     )
     row[TRACE_INDEX["tools"]] = [
         (tool["name"], tool["success"], tool["latency_ms"], tool["error"]) for tool in trace["tools"]

@@ -48,7 +48,7 @@ class Decode:
 
     def submit(self, batch: Batch) -> None:
         for message in batch.messages:
-            subject = self._subject_of_topic(message.topic())
+            subject = self._subject_of_topic(str(message.topic()))
             try:
                 record = self._decode(subject, message.value())
             except InvalidMessage as error:
@@ -72,7 +72,11 @@ class Decode:
 
 def contract_violation(subject: str, record: dict[str, Any]) -> str | None:
     """The worker's own check of what it relies on (producers other than ours may write too)."""
-    required = ("tenant_id", "event_id", "conversation_id") if subject == "event" else ("tenant_id", "trace_id", "conversation_id")
+    required = (
+        ("tenant_id", "event_id", "conversation_id")
+        if subject == "event"
+        else ("tenant_id", "trace_id", "conversation_id")
+    )
     for name in required:
         if not record.get(name):
             return f"{name}: required, missing or empty"
@@ -229,7 +233,11 @@ class Commit:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             # Lost the partitions meanwhile: the new owner reads these again, and dedupe drops them.
-            log.warning("worker.commit_failed", error=str(exc), offsets=[f"{o.topic}[{o.partition}]@{o.offset}" for o in offsets])
+            log.warning(
+                "worker.commit_failed",
+                error=str(exc),
+                offsets=[f"{o.topic}[{o.partition}]@{o.offset}" for o in offsets],
+            )
 
 
 def build_chain(

@@ -19,8 +19,12 @@ class ClickHouseStore:
     def __init__(self, client: Client, database: str) -> None:
         self._client = client
         self._db = database
-        self._events = client.create_insert_context(f"{database}.events_log", column_names=list(EVENT_COLUMNS))
-        self._traces = client.create_insert_context(f"{database}.traces_log", column_names=list(TRACE_COLUMNS))
+        self._events = client.create_insert_context(
+            f"{database}.events_log", column_names=list(EVENT_COLUMNS)
+        )
+        self._traces = client.create_insert_context(
+            f"{database}.traces_log", column_names=list(TRACE_COLUMNS)
+        )
         self._event_cols = ", ".join(EVENT_COLUMNS)
         self._trace_cols = ", ".join(TRACE_COLUMNS)
 
@@ -34,7 +38,10 @@ class ClickHouseStore:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
 
     def stored_event_ids(self, keys: Iterable[Key]) -> set[Key]:
-        rows = self._rows(f"SELECT tenant_id, event_id FROM {self._db}.events_log WHERE (tenant_id, event_id) IN {KEYS}", keys)
+        rows = self._rows(
+            f"SELECT tenant_id, event_id FROM {self._db}.events_log WHERE (tenant_id, event_id) IN {KEYS}",
+            keys,
+        )
         return {(row[0], row[1]) for row in rows}
 
     def stored_traces(self, keys: Iterable[Key]) -> list[Row]:

@@ -20,8 +20,12 @@ from runtime.logs import configure_logging
 from runtime.migrations import migrate as apply_migrations
 from runtime.settings import Settings
 
-app = typer.Typer(help="feedback-pipeline: user feedback on LLM responses, from HTTP to ClickHouse.", no_args_is_help=True)
-kafka_app = typer.Typer(help="The local single-node Kafka broker (for machines without one).", no_args_is_help=True)
+app = typer.Typer(
+    help="feedback-pipeline: user feedback on LLM responses, from HTTP to ClickHouse.", no_args_is_help=True
+)
+kafka_app = typer.Typer(
+    help="The local single-node Kafka broker (for machines without one).", no_args_is_help=True
+)
 app.add_typer(kafka_app, name="kafka")
 log = structlog.get_logger("feedback")
 console = Console()
@@ -61,7 +65,12 @@ def up() -> None:
             engine.__enter__()
         try:
             worker_thread.start()
-            log.info("pipeline.up", http=f"http://{settings.http_addr}", kafka=settings.kafka_bootstrap, keys=str(settings.keys_file))
+            log.info(
+                "pipeline.up",
+                http=f"http://{settings.http_addr}",
+                kafka=settings.kafka_bootstrap,
+                keys=str(settings.keys_file),
+            )
             server.run()
         finally:
             stop.set()
@@ -85,7 +94,10 @@ def collector() -> None:
 @app.command()
 def worker(
     group: Annotated[str | None, typer.Option(help="Consumer group (default FEEDBACK_WORKER_GROUP)")] = None,
-    topics: Annotated[str | None, typer.Option(help="Comma-separated topic kinds or names (default: explicit,implicit,traces)")] = None,
+    topics: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated topic kinds or names (default: explicit,implicit,traces)"),
+    ] = None,
 ) -> None:
     """Consumer workers alone: Kafka → ClickHouse."""
     settings = _settings()
@@ -94,7 +106,11 @@ def worker(
     apply_migrations(client, settings.clickhouse_database)
     names = None
     if topics:
-        names = [settings.topic(t) if t in ("explicit", "implicit", "traces") else t for t in topics.split(",") if t]
+        names = [
+            settings.topic(t) if t in ("explicit", "implicit", "traces") else t
+            for t in topics.split(",")
+            if t
+        ]
     engine = EmbeddedEngine(settings, None) if settings.clickhouse().embedded else None
     if engine is not None:
         engine.__enter__()
@@ -107,12 +123,17 @@ def worker(
 
 @app.command()
 def migrate(
-    database: Annotated[str | None, typer.Option(help="Database to migrate (default FEEDBACK_CLICKHOUSE_DATABASE)")] = None,
+    database: Annotated[
+        str | None, typer.Option(help="Database to migrate (default FEEDBACK_CLICKHOUSE_DATABASE)")
+    ] = None,
 ) -> None:
     """Apply the sql/ migrations (idempotent, versioned)."""
     settings = _settings()
     applied = apply_migrations(settings.clickhouse().connect(), database or settings.clickhouse_database)
-    console.print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied) if applied else ""))
+    console.print(
+        f"applied {len(applied)} migration(s)"
+        + (": " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied) if applied else "")
+    )
 
 
 @app.command()
@@ -160,5 +181,7 @@ def kafka_status() -> None:
     broker = settings.local_broker()
     pid = broker.pid()
     ready = broker.ready()
-    typer.echo(f"kafka at {broker.bootstrap}: {'ready' if ready else 'not ready'}" + (f" (pid {pid})" if pid else ""))
+    typer.echo(
+        f"kafka at {broker.bootstrap}: {'ready' if ready else 'not ready'}" + (f" (pid {pid})" if pid else "")
+    )
     raise typer.Exit(0 if ready else 1)

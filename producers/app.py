@@ -79,14 +79,18 @@ class Collector:
 
     async def _authorised_body(self, request: Request) -> tuple[dict[str, Any], ApiKey]:
         raw = await self._read_body(request)
-        body, body_key = parse_body(raw, request.headers.get("content-encoding"), self.settings.max_body_bytes)
+        body, body_key = parse_body(
+            raw, request.headers.get("content-encoding"), self.settings.max_body_bytes
+        )
         api_key = self.keys.authenticate(bearer_token(request) or body_key)
         origin = request.headers.get("origin")
         if not api_key.allows_origin(origin):
             raise Forbidden(f"origin {origin} is not allowed for this key")
         return body, api_key
 
-    async def _produce(self, kind: str, intake: Intake, encode: Callable[[Record], bytes], topic_of: Callable[[Record], str]) -> Response:
+    async def _produce(
+        self, kind: str, intake: Intake, encode: Callable[[Record], bytes], topic_of: Callable[[Record], str]
+    ) -> Response:
         for rejection in intake.rejected:
             for error in rejection.errors:
                 REJECTED.labels(kind, error.split(":", 1)[0].split(".", 1)[0]).inc()
@@ -186,8 +190,12 @@ def instrumented(route: str, handler: Handler, with_cors: bool = False) -> Handl
 
 def create_app(collector: Collector, static_root: Path | None = None, lifespan: Any = None) -> Starlette:
     routes: list[Route | Mount] = [
-        Route("/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]),
-        Route("/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]),
+        Route(
+            "/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]
+        ),
+        Route(
+            "/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]
+        ),
         Route("/v1/query", instrumented("/v1/query", collector.post_query), methods=["POST"]),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/readyz", collector.readyz, methods=["GET"]),
@@ -196,5 +204,7 @@ def create_app(collector: Collector, static_root: Path | None = None, lifespan: 
     if static_root is not None:
         for prefix, folder in (("/demo", static_root / "demo"), ("/sdk", static_root / "dist")):
             if folder.is_dir():
-                routes.append(Mount(prefix, app=StaticFiles(directory=folder, html=True), name=prefix.strip("/")))
+                routes.append(
+                    Mount(prefix, app=StaticFiles(directory=folder, html=True), name=prefix.strip("/"))
+                )
     return Starlette(routes=routes, lifespan=lifespan)

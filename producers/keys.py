@@ -14,7 +14,7 @@ from producers.errors import Forbidden, Unauthorized
 
 class KeyKind(StrEnum):
     PUBLIC = "public"  # browser-safe: events only
-    SECRET = "secret"  # server side: events and traces
+    SECRET = "secret"  # noqa: S105 (a kind of key, not a password); server side: events and traces
     ADMIN = "admin"  # no tenant: read-only queries
 
 
@@ -42,7 +42,9 @@ class KeyStore:
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
-            raise FileNotFoundError(f"keys file {path} not found (FEEDBACK_KEYS_FILE); `make up` creates one") from None
+            raise FileNotFoundError(
+                f"keys file {path} not found (FEEDBACK_KEYS_FILE); `make up` creates one"
+            ) from None
         keys = []
         for index, entry in enumerate(data.get("keys", [])):
             try:

@@ -37,7 +37,8 @@ class QueryService:
             raise BadRequest(f"sql: over {MAX_SQL_BYTES} bytes")
         try:
             result = self._connect().query(
-                sql, settings={"readonly": 1, "max_result_rows": self._max_rows, "result_overflow_mode": "break"}
+                sql,
+                settings={"readonly": 1, "max_result_rows": self._max_rows, "result_overflow_mode": "break"},
             )
         except ClickHouseError as exc:
             raise BadRequest(f"sql: {clickhouse_message(exc)}") from None

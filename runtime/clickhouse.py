@@ -28,7 +28,7 @@ class ClickHouseTarget:
 
     @property
     def chdb_path(self) -> Path:
-        """The engine directory of a ``chdb://PATH`` URL (``chdb://./x`` is relative, ``chdb:///x`` absolute)."""
+        """The engine directory of ``chdb://PATH`` (``chdb://./x`` relative, ``chdb:///x`` absolute)."""
         if not self.embedded:
             raise ConfigError(f"not an embedded ClickHouse URL: {self.url!r}")
         raw = self.url[len(CHDB_SCHEME) :]

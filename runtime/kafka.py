@@ -6,7 +6,8 @@ from typing import Any
 
 import structlog
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from runtime.errors import KafkaUnavailable
 from runtime.settings import TOPIC_KINDS, Settings

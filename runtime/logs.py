@@ -9,12 +9,10 @@ import structlog
 
 
 def configure_logging(log_format: str = "auto", level: str = "info") -> None:
-    renderer: structlog.types.Processor
     use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
-    if use_console:
-        renderer = structlog.dev.ConsoleRenderer()
-    else:
-        renderer = structlog.processors.JSONRenderer()
+    renderer: structlog.types.Processor = (
+        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

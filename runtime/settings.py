@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -47,11 +46,11 @@ class Settings(BaseSettings):
     batch_max_messages: int = 5000
     batch_max_wait_s: float = 0.2
 
-    @cached_property
+    @property
     def http_host(self) -> str:
         return self.http_addr.rsplit(":", 1)[0]
 
-    @cached_property
+    @property
     def http_port(self) -> int:
         return int(self.http_addr.rsplit(":", 1)[1])
 
@@ -71,5 +70,8 @@ class Settings(BaseSettings):
 
     def local_broker(self) -> LocalBroker:
         return LocalBroker(
-            home=self.kafka_home, data_dir=self.kafka_data_dir.resolve(), version=self.kafka_version, heap=self.kafka_heap
+            home=self.kafka_home,
+            data_dir=self.kafka_data_dir.resolve(),
+            version=self.kafka_version,
+            heap=self.kafka_heap,
         )

@@ -10,7 +10,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from schemas import vocabulary as v
 from schemas.timestamps import EpochMs
@@ -21,6 +29,15 @@ PropertyKey = Annotated[str, StringConstraints(min_length=1, max_length=v.PROPER
 PropertyValue = Annotated[str, StringConstraints(max_length=v.PROPERTY_VALUE_MAX)]
 Properties = Annotated[dict[PropertyKey, PropertyValue], Field(max_length=v.PROPERTIES_MAX)]
 TraceText = Annotated[str, StringConstraints(max_length=v.TRACE_TEXT_MAX)]
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("thumbs take up, down or none; a rating an integer from 1 to 5; not a boolean")
+    return value
+
+
+SignalValue = Annotated[str | int | None, BeforeValidator(_not_bool)]
 
 # Fields clients may send that the collector drops on purpose: the tenant comes from
 # the key, and the key may ride in the body for navigator.sendBeacon.
@@ -69,7 +86,7 @@ class EventIn(_Strict):
     response_id: Id | None = None
     session_id: Id | None = None
     user_id: Id | None = None
-    value: str | int | None = None
+    value: SignalValue = None
     reasons: list[str] = Field(default_factory=list, max_length=len(v.DOWN_REASONS))
     comment: Annotated[str, StringConstraints(max_length=v.COMMENT_MAX)] | None = None
     edited_text: Annotated[str, StringConstraints(max_length=v.EDITED_TEXT_MAX)] | None = None
@@ -164,7 +181,9 @@ class FeedbackEvent(BaseModel):
 
 
 class RetrievalIn(_Strict):
-    doc_ids: list[Annotated[str, StringConstraints(max_length=512)]] = Field(default_factory=list, max_length=1000)
+    doc_ids: list[Annotated[str, StringConstraints(max_length=512)]] = Field(
+        default_factory=list, max_length=1000
+    )
     scores: list[float] = Field(default_factory=list, max_length=1000)
     chunk_count: Count | None = None
     citations_shown: Count | None = None

@@ -7,7 +7,7 @@ message names into the newest reader schema of that subject (Avro schema resolut
 from __future__ import annotations
 
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 
@@ -46,7 +46,9 @@ class AvroDecoder:
             raise UndecodableMessage("not Avro single-object encoded (no C3 01 marker and fingerprint)")
         writer = self._catalog.by_fingerprint(bytes(payload[2:SINGLE_OBJECT_HEADER]))
         if writer.subject != self.subject:
-            raise UndecodableMessage(f"writer schema is of subject {writer.subject!r}, expected {self.subject!r}")
+            raise UndecodableMessage(
+                f"writer schema is of subject {writer.subject!r}, expected {self.subject!r}"
+            )
         return writer
 
     def decode(self, payload: bytes) -> dict[str, Any]:
@@ -55,7 +57,7 @@ class AvroDecoder:
         body = BytesIO(payload)
         body.seek(SINGLE_OBJECT_HEADER)
         try:
-            record: dict[str, Any] = schemaless_reader(body, writer.parsed, reader)
+            record = cast(dict[str, Any], schemaless_reader(body, writer.parsed, reader))
         except Exception as exc:  # fastavro raises many kinds on a corrupt body
             raise UndecodableMessage(f"body does not match writer schema v{writer.version}: {exc}") from exc
         if body.tell() != len(payload):

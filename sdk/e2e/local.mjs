@@ -35,6 +35,7 @@ try {
     assert.ok(ids.every((id) => UUID.test(id)));
   });
   check("nothing was rejected and only expected types arrived", () => {
+    assert.deepEqual(server.rejections, []);
     const allowed = new Set([...result.expected.map((e) => e.type), ...result.may_also_include]);
     assert.deepEqual(events.filter((e) => !allowed.has(e.type)), []);
   });

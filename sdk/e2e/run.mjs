@@ -38,7 +38,7 @@ export async function run({
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
     page.setDefaultTimeout(timeout);
-    page.on("console", (msg) => log(`page ${msg.type()}: ${msg.text()}`));
+    page.on("console", (msg) => log(`page console.${msg.type()}: ${msg.text()}`));
     page.on("pageerror", (error) => log(`page error: ${error.message}`));
 
     const demo = new URL("/demo/", url);
@@ -64,6 +64,9 @@ export async function run({
 
     // Select the first sentence of the answer and copy it with the keyboard.
     const copiedChars = await copySelection(page, answer);
+
+    const errors = await page.evaluate(() => (window.feedbackDemo?.errors ?? []).map((e) => `${e.kind}: ${e.message}`));
+    errors.forEach((e) => log(`sdk reported ${e}`));
 
     // Leave: pagehide commits the pending rating and beacons the queue.
     const closed = new Promise((resolve) => page.once("close", resolve));

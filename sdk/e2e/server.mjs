@@ -20,12 +20,14 @@ const TYPES = {
 const TYPES_OF_EVENTS = new Set(["thumbs", "rating", "comment", "edit", "copy", "regenerate", "rephrase", "abandon", "dwell"]);
 
 /**
- * Starts the server; resolves to { url, requests, events, close }.
- * `requests` holds one entry per POST: { contentType, auth, body }.
+ * Starts the server; resolves to { url, requests, events, rejections, close }.
+ * `requests` holds one entry per POST: { contentType, auth, body }; `events`
+ * the accepted events; `rejections` the 202's per-item rejections.
  */
 export async function startServer({ port = 0, host = "127.0.0.1", key } = {}) {
   const requests = [];
   const events = [];
+  const rejections = [];
   const server = createServer((req, res) => {
     handle(req, res).catch((error) => send(res, 500, { error: String(error) }));
   });
@@ -57,6 +59,7 @@ export async function startServer({ port = 0, host = "127.0.0.1", key } = {}) {
       if (errors.length) rejected.push({ index, event_id: item?.event_id, errors });
       else events.push(item);
     });
+    rejections.push(...rejected);
     send(res, 202, { accepted: items.length - rejected.length, rejected });
   }
 
@@ -66,6 +69,7 @@ export async function startServer({ port = 0, host = "127.0.0.1", key } = {}) {
     url: `http://${host}:${address.port}`,
     requests,
     events,
+    rejections,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }

@@ -2,6 +2,7 @@
 // bundle exposing `window.FeedbackSDK` (for a plain <script> tag).
 import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
+import { runInNewContext } from "node:vm";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
@@ -26,3 +27,8 @@ for (const file of ["feedback.js", "feedback.iife.js"]) {
   const bytes = readFileSync(new URL(file, dist));
   console.log(`dist/${file}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzip`);
 }
+
+// Smoke check: the script-tag build defines window.FeedbackSDK.
+const sandbox = {};
+runInNewContext(readFileSync(new URL("feedback.iife.js", dist), "utf8"), sandbox);
+if (typeof sandbox.FeedbackSDK?.createFeedback !== "function") throw new Error("IIFE build lacks FeedbackSDK.createFeedback");

@@ -6,7 +6,7 @@ import { type EventIds, type Identity, makeEvent } from "./events.js";
 import { type AttachOptions, type MessageContext, MessageHandle } from "./message.js";
 import { watchCopies } from "./tracking/copy.js";
 import { watchLifecycle } from "./tracking/lifecycle.js";
-import type { EventFields, EventType, FeedbackEvent, MessageIds } from "./types.js";
+import type { EventFields, EventType, FeedbackError, FeedbackEvent, MessageIds } from "./types.js";
 import { resolveLabels } from "./widget/labels.js";
 import { injectStyles } from "./widget/styles.js";
 import type { WidgetConfig } from "./widget/widget.js";
@@ -203,7 +203,7 @@ export class FeedbackClient {
     }
   }
 
-  private report(error: Parameters<ResolvedConfig["onError"]>[0]): void {
+  private report(error: FeedbackError): void {
     try {
       this.config.onError(error);
     } catch {

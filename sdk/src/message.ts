@@ -44,8 +44,8 @@ export class MessageHandle {
     this.streamingNow = options.streaming ?? false;
     if (ctx.widget && options.widget !== false) {
       this.widget = new ThumbsWidget(element.ownerDocument, ctx.widget, {
-        onRating: (rating, comment) =>
-          this.track("thumbs", { value: rating.value, reasons: rating.reasons, comment }),
+        onRating: ({ value, reasons }, comment) =>
+          this.track("thumbs", { value, reasons: reasons.length > 0 ? reasons : undefined, comment }),
         onComment: (comment) => this.track("comment", { comment }),
         onCopy: () => this.copy(),
       });

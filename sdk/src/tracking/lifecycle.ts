@@ -15,7 +15,10 @@ export function watchLifecycle(win: Window, handlers: LifecycleHandlers): () => 
     else handlers.onVisible();
   };
   const onPageHide = () => handlers.onLeave();
-  const onPageShow = () => handlers.onVisible();
+  // Back from the back/forward cache; a page opened in a background tab stays hidden.
+  const onPageShow = () => {
+    if (doc.visibilityState !== "hidden") handlers.onVisible();
+  };
   const onOnline = () => handlers.onOnline();
   doc.addEventListener("visibilitychange", onVisibility);
   win.addEventListener("pagehide", onPageHide);
