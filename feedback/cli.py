@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consumers.rejoin import rejoin_all
 from feedback.querying import QueryFailed, run_query
-from feedback.services import CollectorServer, EmbeddedEngine, make_collector, make_worker
+from feedback.services import WORKER_TOPIC_KINDS, CollectorServer, engine_claim, make_collector, make_worker
 from producers.keys import write_dev_keys
 from runtime.kafka import ensure_topics
 from runtime.logs import configure_logging
@@ -55,15 +56,13 @@ def up() -> None:
     stop = threading.Event()
     try:
         ensure_topics(settings)
-        client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database)
-        server = CollectorServer(settings, make_collector(settings))
-        engine = EmbeddedEngine(settings, settings.http_addr) if settings.clickhouse().embedded else None
-        worker = make_worker(settings, client, stop=stop)
-        worker_thread = threading.Thread(target=worker.run, name="worker", daemon=True)
-        if engine is not None:
-            engine.__enter__()
-        try:
+        with engine_claim(settings, settings.http_addr):
+            client = settings.clickhouse().connect()
+            apply_migrations(client, settings.clickhouse_database)
+            server = CollectorServer(settings, make_collector(settings))
+            worker_thread = threading.Thread(
+                target=make_worker(settings, client, stop=stop).run, name="worker", daemon=True
+            )
             worker_thread.start()
             log.info(
                 "pipeline.up",
@@ -71,12 +70,11 @@ def up() -> None:
                 kafka=settings.kafka_bootstrap,
                 keys=str(settings.keys_file),
             )
-            server.run()
-        finally:
-            stop.set()
-            worker_thread.join(timeout=60)
-            if engine is not None:
-                engine.__exit__()
+            try:
+                server.run()
+            finally:
+                stop.set()
+                worker_thread.join(timeout=60)
     finally:
         if started_broker and broker is not None:
             broker.stop()
@@ -102,23 +100,13 @@ def worker(
     """Consumer workers alone: Kafka → ClickHouse."""
     settings = _settings()
     ensure_topics(settings)
-    client = settings.clickhouse().connect()
-    apply_migrations(client, settings.clickhouse_database)
     names = None
     if topics:
-        names = [
-            settings.topic(t) if t in ("explicit", "implicit", "traces") else t
-            for t in topics.split(",")
-            if t
-        ]
-    engine = EmbeddedEngine(settings, None) if settings.clickhouse().embedded else None
-    if engine is not None:
-        engine.__enter__()
-    try:
+        names = [settings.topic(t) if t in WORKER_TOPIC_KINDS else t for t in topics.split(",") if t]
+    with engine_claim(settings, None):
+        client = settings.clickhouse().connect()
+        apply_migrations(client, settings.clickhouse_database)
         make_worker(settings, client, group=group, topics=names).run()
-    finally:
-        if engine is not None:
-            engine.__exit__()
 
 
 @app.command()
@@ -155,6 +143,16 @@ def query(
     for row in result["rows"]:
         table.add_row(*("NULL" if cell is None else str(cell) for cell in row))
     console.print(table)
+
+
+@app.command()
+def rejoin() -> None:
+    """Fill in trace dimensions of stored events whose trace arrived late (the worker does this by
+    itself as traces arrive; this sweeps up whatever is left)."""
+    settings = _settings()
+    with engine_claim(settings, None):
+        count = rejoin_all(settings.clickhouse().connect(), settings.clickhouse_database)
+    typer.echo(f"rejoined {count} event(s)")
 
 
 @kafka_app.command("start")

@@ -135,3 +135,10 @@ class EmbeddedEngine:
 
     def __exit__(self, *_exc: object) -> None:
         self.owner.release(self.path)
+
+
+def engine_claim(settings: Settings, http_addr: str | None) -> contextlib.AbstractContextManager[object]:
+    """Claim the embedded engine for the duration (a no-op for a ClickHouse server)."""
+    if settings.clickhouse().embedded:
+        return EmbeddedEngine(settings, http_addr)
+    return contextlib.nullcontext()

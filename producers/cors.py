@@ -27,5 +27,6 @@ def preflight(request: Request) -> Response:
 def allow_origin(response: Response, origin: str | None) -> Response:
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         response.headers["Vary"] = "Origin"
     return response

@@ -27,7 +27,14 @@ class QueryService:
     def _connect(self) -> Client:
         with self._lock:
             if self._client is None:
-                self._client = self._target.connect(database=self._database)
+                try:
+                    self._client = self._target.connect(database=self._database)
+                except ClickHouseError as exc:
+                    if "UNKNOWN_DATABASE" in str(exc):
+                        raise BadRequest(
+                            f"database {self._database} does not exist yet: run `feedback migrate` (or `make up`)"
+                        ) from None
+                    raise
             return self._client
 
     def run(self, sql: Any) -> dict[str, Any]:

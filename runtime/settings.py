@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     kafka_data_dir: Path = Path("./.data/kafka")
     kafka_version: str = "4.1.1"
     kafka_heap: str = "768m"
+    kafka_local_port: int = 9092  # the controller listens on the next port
 
     # Collector behaviour.
     produce_timeout_s: float = 5.0
@@ -73,5 +74,7 @@ class Settings(BaseSettings):
             home=self.kafka_home,
             data_dir=self.kafka_data_dir.resolve(),
             version=self.kafka_version,
+            port=self.kafka_local_port,
+            controller_port=self.kafka_local_port + 1,
             heap=self.kafka_heap,
         )

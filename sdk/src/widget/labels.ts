@@ -37,5 +37,5 @@ export const DEFAULT_LABELS: WidgetLabels = {
 
 export function resolveLabels(overrides: LabelOverrides = {}): WidgetLabels {
   const { reasons, ...rest } = overrides;
-  return { ...DEFAULT_LABELS, ...rest, reasons: { ...DEFAULT_LABELS.reasons, ...reasons } } as WidgetLabels;
+  return { ...DEFAULT_LABELS, ...rest, reasons: { ...DEFAULT_LABELS.reasons, ...reasons } };
 }

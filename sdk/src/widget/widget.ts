@@ -100,10 +100,6 @@ export class ThumbsWidget {
     this.root.hidden = !ready;
   }
 
-  get choice(): Direction | null {
-    return this.state.choice;
-  }
-
   /**
    * Sends the pending rating now. `comment` is given when the user submits
    * the comment box; a comment without a new rating becomes a `comment` event.
