@@ -9,7 +9,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from consumers.errors import Backpressure
-from consumers.rows import EVENT_COLUMNS, TRACE_COLUMNS, Row, TraceDims
+from consumers.rows import EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
 
 Key = tuple[str, str]  # (tenant_id, id)
 KEYS = "{keys:Array(Tuple(String, String))}"
@@ -45,12 +45,17 @@ class ClickHouseStore:
         return {(row[0], row[1]) for row in rows}
 
     def stored_traces(self, keys: Iterable[Key]) -> list[Row]:
-        """The current row of each trace (latest report), full width."""
-        return self._rows(
+        """The current row of each trace (latest report), full width, ready to insert again."""
+        rows = self._rows(
             f"SELECT {self._trace_cols} FROM {self._db}.traces_log FINAL "
             f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1",
             keys,
         )
+        for row in rows:
+            # named tuples come back as dicts; inserts take them positionally
+            row[TRACE_INDEX["retrieval"]] = _positional(row[TRACE_INDEX["retrieval"]])
+            row[TRACE_INDEX["tools"]] = [_positional(tool) for tool in row[TRACE_INDEX["tools"]]]
+        return rows
 
     def trace_dims(self, keys: Iterable[Key]) -> dict[Key, TraceDims]:
         """The join dimensions of the stored traces among ``keys``."""
@@ -97,3 +102,7 @@ class ClickHouseStore:
             self._client.insert(context=context)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse insert into {context.table} failed: {exc}") from exc
+
+
+def _positional(value: Any) -> Any:
+    return tuple(value.values()) if isinstance(value, dict) else value

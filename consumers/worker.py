@@ -101,6 +101,9 @@ class Worker:
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, self.policy.max_backoff_s)
                     continue
+                except Exception:
+                    self.log.exception("worker.crashed", messages=len(messages))
+                    raise
                 backoff = self.policy.backoff_s
                 self.log.debug(
                     "worker.batch",

@@ -53,16 +53,24 @@ def up() -> None:
         log.info("keys.created", file=str(settings.keys_file), **keys)
     broker = settings.local_broker() if settings.uses_local_kafka else None
     started_broker = broker.start() if broker is not None else False
-    stop = threading.Event()
+    stop, crashed = threading.Event(), threading.Event()
     try:
         ensure_topics(settings)
         with engine_claim(settings, settings.http_addr):
             client = settings.clickhouse().connect()
             apply_migrations(client, settings.clickhouse_database)
             server = CollectorServer(settings, make_collector(settings))
-            worker_thread = threading.Thread(
-                target=make_worker(settings, client, stop=stop).run, name="worker", daemon=True
-            )
+            worker = make_worker(settings, client, stop=stop)
+
+            def run_worker() -> None:
+                try:
+                    worker.run()
+                except Exception:
+                    # Serving HTTP without a worker would pile events up unseen: stop everything.
+                    crashed.set()
+                    server.stop()
+
+            worker_thread = threading.Thread(target=run_worker, name="worker", daemon=True)
             worker_thread.start()
             log.info(
                 "pipeline.up",
@@ -78,6 +86,9 @@ def up() -> None:
     finally:
         if started_broker and broker is not None:
             broker.stop()
+    if crashed.is_set():
+        log.error("pipeline.down", reason="the worker crashed; see worker.crashed above")
+        raise typer.Exit(1)
     log.info("pipeline.down")
 
 
