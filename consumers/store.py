@@ -19,12 +19,8 @@ class ClickHouseStore:
     def __init__(self, client: Client, database: str) -> None:
         self._client = client
         self._db = database
-        self._events = client.create_insert_context(
-            f"{database}.events_log", column_names=list(EVENT_COLUMNS)
-        )
-        self._traces = client.create_insert_context(
-            f"{database}.traces_log", column_names=list(TRACE_COLUMNS)
-        )
+        self._events = client.create_insert_context(f"{database}.events_log", column_names=list(EVENT_COLUMNS))
+        self._traces = client.create_insert_context(f"{database}.traces_log", column_names=list(TRACE_COLUMNS))
         self._event_cols = ", ".join(EVENT_COLUMNS)
         self._trace_cols = ", ".join(TRACE_COLUMNS)
 

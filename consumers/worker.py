@@ -65,9 +65,7 @@ class Worker:
         self.log = log.bind(group=consumer_config.get("group.id"), topics=topics)
 
     def _build_chain(self) -> Step:
-        return build_chain(
-            self._consumer, self._store, self._dlq, self._subject_of_topic, TraceDimsCache(self._store)
-        )
+        return build_chain(self._consumer, self._store, self._dlq, self._subject_of_topic, TraceDimsCache(self._store))
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._chain = self._build_chain()

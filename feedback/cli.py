@@ -24,9 +24,7 @@ from runtime.settings import Settings
 app = typer.Typer(
     help="feedback-pipeline: user feedback on LLM responses, from HTTP to ClickHouse.", no_args_is_help=True
 )
-kafka_app = typer.Typer(
-    help="The local single-node Kafka broker (for machines without one).", no_args_is_help=True
-)
+kafka_app = typer.Typer(help="The local single-node Kafka broker (for machines without one).", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 log = structlog.get_logger("feedback")
 console = Console()
@@ -190,7 +188,5 @@ def kafka_status() -> None:
     broker = settings.local_broker()
     pid = broker.pid()
     ready = broker.ready()
-    typer.echo(
-        f"kafka at {broker.bootstrap}: {'ready' if ready else 'not ready'}" + (f" (pid {pid})" if pid else "")
-    )
+    typer.echo(f"kafka at {broker.bootstrap}: {'ready' if ready else 'not ready'}" + (f" (pid {pid})" if pid else ""))
     raise typer.Exit(0 if ready else 1)

@@ -79,9 +79,7 @@ class Collector:
 
     async def _authorised_body(self, request: Request) -> tuple[dict[str, Any], ApiKey]:
         raw = await self._read_body(request)
-        body, body_key = parse_body(
-            raw, request.headers.get("content-encoding"), self.settings.max_body_bytes
-        )
+        body, body_key = parse_body(raw, request.headers.get("content-encoding"), self.settings.max_body_bytes)
         api_key = self.keys.authenticate(bearer_token(request) or body_key)
         origin = request.headers.get("origin")
         if not api_key.allows_origin(origin):
@@ -110,9 +108,7 @@ class Collector:
         items, sent_at = items_of(body, "events", self.settings.max_items)
         intake = accept_events(items, sent_at, tenant, now_ms())
         topics = self.topics
-        return await self._produce(
-            "event", intake, self.event_encoder.encode, lambda r: topics[topic_kind(r["type"])]
-        )
+        return await self._produce("event", intake, self.event_encoder.encode, lambda r: topics[topic_kind(r["type"])])
 
     async def post_traces(self, request: Request) -> Response:
         body, api_key = await self._authorised_body(request)
@@ -190,12 +186,8 @@ def instrumented(route: str, handler: Handler, with_cors: bool = False) -> Handl
 
 def create_app(collector: Collector, static_root: Path | None = None, lifespan: Any = None) -> Starlette:
     routes: list[Route | Mount] = [
-        Route(
-            "/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]
-        ),
-        Route(
-            "/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]
-        ),
+        Route("/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]),
+        Route("/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]),
         Route("/v1/query", instrumented("/v1/query", collector.post_query), methods=["POST"]),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/readyz", collector.readyz, methods=["GET"]),
@@ -204,7 +196,5 @@ def create_app(collector: Collector, static_root: Path | None = None, lifespan: 
     if static_root is not None:
         for prefix, folder in (("/demo", static_root / "demo"), ("/sdk", static_root / "dist")):
             if folder.is_dir():
-                routes.append(
-                    Mount(prefix, app=StaticFiles(directory=folder, html=True), name=prefix.strip("/"))
-                )
+                routes.append(Mount(prefix, app=StaticFiles(directory=folder, html=True), name=prefix.strip("/")))
     return Starlette(routes=routes, lifespan=lifespan)

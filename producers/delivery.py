@@ -79,9 +79,7 @@ class DeliveryProducer:
         produced = 0
         try:
             for message in messages:
-                self._producer.produce(
-                    message.topic, message.value, message.key, on_delivery=acks.on_delivery
-                )
+                self._producer.produce(message.topic, message.value, message.key, on_delivery=acks.on_delivery)
                 produced += 1
         except (BufferError, KafkaException) as exc:
             log.warning("kafka.produce_refused", error=str(exc), produced=produced, total=len(messages))
@@ -94,9 +92,7 @@ class DeliveryProducer:
             raise Unavailable("Kafka did not acknowledge in time", retry_after=self._retry_after_s) from None
         if acks.error is not None:
             log.warning("kafka.delivery_failed", error=str(acks.error))
-            raise Unavailable(
-                f"Kafka did not accept the events ({acks.error.name()})", retry_after=self._retry_after_s
-            )
+            raise Unavailable(f"Kafka did not accept the events ({acks.error.name()})", retry_after=self._retry_after_s)
         PRODUCE_LATENCY.observe(time.perf_counter() - started)
 
     def reachable(self, timeout_s: float = 1.0) -> bool:

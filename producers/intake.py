@@ -84,9 +84,7 @@ def items_of(body: dict[str, Any], list_field: str, max_items: int) -> tuple[lis
             raise BadRequest(f"{list_field}: expected a list")
         unknown = sorted(body)
         if unknown:
-            raise BadRequest(
-                f"{unknown[0]}: unknown envelope field (expected {list_field}, sent_at, api_key)"
-            )
+            raise BadRequest(f"{unknown[0]}: unknown envelope field (expected {list_field}, sent_at, api_key)")
     else:
         items = [body]
     if not items:
@@ -143,9 +141,7 @@ def accept_events(items: list[Any], sent_at_raw: Any, tenant: str, received_at: 
         ts = corrected_ts(checked.timestamp, sent_at, received_at)
         if ts < received_at - MAX_EVENT_AGE_MS:
             intake.rejected.append(
-                Rejection(
-                    index, ["timestamp: more than 30 days before the collector received it"], checked.event_id
-                )
+                Rejection(index, ["timestamp: more than 30 days before the collector received it"], checked.event_id)
             )
             continue
         record = checked.model_dump()

@@ -42,9 +42,7 @@ class KeyStore:
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
-            raise FileNotFoundError(
-                f"keys file {path} not found (FEEDBACK_KEYS_FILE); `make up` creates one"
-            ) from None
+            raise FileNotFoundError(f"keys file {path} not found (FEEDBACK_KEYS_FILE); `make up` creates one") from None
         keys = []
         for index, entry in enumerate(data.get("keys", [])):
             try:

@@ -6,9 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("feedback_http_requests_total", "HTTP requests by route and status", ["route", "status"])
 ACCEPTED = Counter("feedback_items_accepted_total", "Items acknowledged by Kafka", ["kind"])
-REJECTED = Counter(
-    "feedback_items_rejected_total", "Items rejected, by the field at fault", ["kind", "field"]
-)
+REJECTED = Counter("feedback_items_rejected_total", "Items rejected, by the field at fault", ["kind", "field"])
 IN_FLIGHT = Gauge("feedback_http_in_flight", "Requests being handled")
 PRODUCE_LATENCY = Histogram(
     "feedback_produce_seconds",

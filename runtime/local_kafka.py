@@ -176,9 +176,7 @@ class LocalBroker:
             return
         mvn = shutil.which("mvn")
         if mvn is None:
-            raise BrokerError(
-                "Maven (mvn) is needed once to fetch the Kafka jars; install it (apt-get install maven)"
-            )
+            raise BrokerError("Maven (mvn) is needed once to fetch the Kafka jars; install it (apt-get install maven)")
         work = self.home / self.version
         work.mkdir(parents=True, exist_ok=True)
         (work / "pom.xml").write_text(POM_TEMPLATE.format(kafka=self.version, slf4j=SLF4J_VERSION))
@@ -199,17 +197,13 @@ class LocalBroker:
             check=False,
         )
         if result.returncode != 0:
-            raise BrokerError(
-                f"mvn could not fetch the Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
-            )
+            raise BrokerError(f"mvn could not fetch the Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
         marker.touch()
 
     def _write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
-            SERVER_PROPERTIES.format(
-                port=self.port, controller_port=self.controller_port, log_dir=self.log_dir
-            )
+            SERVER_PROPERTIES.format(port=self.port, controller_port=self.controller_port, log_dir=self.log_dir)
         )
 
     def _format_storage(self) -> None:
@@ -230,9 +224,7 @@ class LocalBroker:
     def _java(self, main_class: str, *args: str) -> list[str]:
         java = shutil.which("java")
         if java is None:
-            raise BrokerError(
-                "a Java 17+ runtime is needed to run the local broker (apt-get install openjdk-17-jre)"
-            )
+            raise BrokerError("a Java 17+ runtime is needed to run the local broker (apt-get install openjdk-17-jre)")
         return [
             java, f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",

@@ -48,9 +48,7 @@ def migrate(client: Client, database: str, migrations: list[Migration] | None = 
         "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
         "ENGINE = ReplacingMergeTree ORDER BY version"
     )
-    done = {
-        row[0] for row in client.query(f"SELECT version FROM {database}.schema_migrations FINAL").result_rows
-    }
+    done = {row[0] for row in client.query(f"SELECT version FROM {database}.schema_migrations FINAL").result_rows}
     applied = []
     for migration in migrations if migrations is not None else bundled_migrations():
         if migration.version in done:

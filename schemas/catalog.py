@@ -67,9 +67,7 @@ class SchemaCatalog:
         try:
             return self._by_fingerprint[fp]
         except KeyError:
-            raise UnknownSchema(
-                f"unknown writer schema fingerprint {fp.hex()}", fingerprint=fp.hex()
-            ) from None
+            raise UnknownSchema(f"unknown writer schema fingerprint {fp.hex()}", fingerprint=fp.hex()) from None
 
 
 @cache

@@ -181,9 +181,7 @@ class FeedbackEvent(BaseModel):
 
 
 class RetrievalIn(_Strict):
-    doc_ids: list[Annotated[str, StringConstraints(max_length=512)]] = Field(
-        default_factory=list, max_length=1000
-    )
+    doc_ids: list[Annotated[str, StringConstraints(max_length=512)]] = Field(default_factory=list, max_length=1000)
     scores: list[float] = Field(default_factory=list, max_length=1000)
     chunk_count: Count | None = None
     citations_shown: Count | None = None

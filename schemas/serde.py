@@ -46,9 +46,7 @@ class AvroDecoder:
             raise UndecodableMessage("not Avro single-object encoded (no C3 01 marker and fingerprint)")
         writer = self._catalog.by_fingerprint(bytes(payload[2:SINGLE_OBJECT_HEADER]))
         if writer.subject != self.subject:
-            raise UndecodableMessage(
-                f"writer schema is of subject {writer.subject!r}, expected {self.subject!r}"
-            )
+            raise UndecodableMessage(f"writer schema is of subject {writer.subject!r}, expected {self.subject!r}")
         return writer
 
     def decode(self, payload: bytes) -> dict[str, Any]:

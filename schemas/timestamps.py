@@ -24,18 +24,14 @@ def to_epoch_ms(value: Any) -> int:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(
-                "not an RFC 3339 timestamp (e.g. 2026-11-25T12:00:00Z) nor epoch milliseconds"
-            ) from None
+            raise ValueError("not an RFC 3339 timestamp (e.g. 2026-11-25T12:00:00Z) nor epoch milliseconds") from None
         if parsed.tzinfo is None:
             raise ValueError("RFC 3339 timestamp needs a UTC offset (Z or +hh:mm)")
         millis = int(parsed.timestamp() * 1000)
     else:
         raise ValueError("expected an RFC 3339 string or epoch milliseconds")
     if not MIN_EPOCH_MS <= millis < MAX_EPOCH_MS:
-        raise ValueError(
-            "epoch milliseconds out of range (years 2000-2099); seconds instead of milliseconds?"
-        )
+        raise ValueError("epoch milliseconds out of range (years 2000-2099); seconds instead of milliseconds?")
     return millis
 
 

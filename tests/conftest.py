@@ -94,9 +94,7 @@ def base_settings(session_dir: Path, keys_file: Path) -> Settings:
 
 
 @pytest.fixture
-def kafka_settings(
-    request: pytest.FixtureRequest, broker_bootstrap: str, base_settings: Settings
-) -> Settings:
+def kafka_settings(request: pytest.FixtureRequest, broker_bootstrap: str, base_settings: Settings) -> Settings:
     _guard(request, "kafka")
     return base_settings.model_copy(update={"kafka_bootstrap": broker_bootstrap})
 

@@ -11,9 +11,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def wait_for(
-    check: Callable[[], T], timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"
-) -> T:
+def wait_for(check: Callable[[], T], timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition") -> T:
     """Poll until ``check`` returns something truthy; no fixed sleeps."""
     deadline = time.monotonic() + timeout_s
     last: Any = None

@@ -33,9 +33,7 @@ class RunningPipeline:
     def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
         return list(self.client.query(sql, parameters=parameters).result_rows)
 
-    def wait_rows(
-        self, sql: str, count: int, timeout_s: float = 30, **parameters: Any
-    ) -> list[tuple[Any, ...]]:
+    def wait_rows(self, sql: str, count: int, timeout_s: float = 30, **parameters: Any) -> list[tuple[Any, ...]]:
         def enough() -> list[tuple[Any, ...]] | None:
             rows = self.rows(sql, **parameters)
             return rows if len(rows) >= count else None
@@ -78,7 +76,5 @@ def _ok(url: str) -> bool:
 def pipeline(request: pytest.FixtureRequest, _pipeline: RunningPipeline) -> RunningPipeline:
     for marker in ("kafka", "clickhouse"):
         if request.node.get_closest_marker(marker) is None:
-            pytest.fail(
-                f"{request.node.nodeid} uses the running pipeline but is not marked @pytest.mark.{marker}"
-            )
+            pytest.fail(f"{request.node.nodeid} uses the running pipeline but is not marked @pytest.mark.{marker}")
     return _pipeline

@@ -22,16 +22,15 @@ def produce_items(
     now = int(time.time() * 1000)
     event_records = accept_events(events, None, tenant, now).records if events else []
     trace_records = accept_traces(traces, tenant, now).records if traces else []
-    assert len(event_records) == len(events) and len(trace_records) == len(traces), "invalid test items"
+    assert len(event_records) == len(events), "invalid test events"
+    assert len(trace_records) == len(traces), "invalid test traces"
     producer = Producer(producer_config(settings, **{"linger.ms": 20}))
     encoder_e, encoder_t = AvroEncoder("event"), AvroEncoder("trace")
     for record in trace_records:
         producer.produce(settings.topic("traces"), encoder_t.encode(record), message_key(record))
         producer.poll(0)
     for record in event_records:
-        producer.produce(
-            settings.topic(topic_kind(record["type"])), encoder_e.encode(record), message_key(record)
-        )
+        producer.produce(settings.topic(topic_kind(record["type"])), encoder_e.encode(record), message_key(record))
         producer.poll(0)
     assert producer.flush(60) == 0
 
@@ -42,13 +41,9 @@ def produce_raw(settings: Settings, topic: str, value: bytes, key: bytes) -> Non
     assert producer.flush(30) == 0
 
 
-def group_lag(
-    settings: Settings, group: str, kinds: tuple[str, ...] = ("explicit", "implicit", "traces")
-) -> int:
+def group_lag(settings: Settings, group: str, kinds: tuple[str, ...] = ("explicit", "implicit", "traces")) -> int:
     """Messages the group has not committed yet, over all partitions of the pipeline's topics."""
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "enable.auto.commit": False}
-    )
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
         partitions = []
         for kind in kinds:

@@ -20,9 +20,7 @@ def feedback_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_feedback(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
+def run_feedback(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [FEEDBACK, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )

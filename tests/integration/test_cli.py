@@ -44,15 +44,11 @@ def test_up_then_query_through_the_collector_then_directly(tmp_path: Path, kafka
         )
         assert sent.status_code == 202, sent.text
         thumbs = event("thumbs", conversation_id=conversation, trace_id=trace_id)
-        sent = httpx.post(
-            f"{base}/v1/events", json=thumbs, headers={"Authorization": f"Bearer {keys['public']}"}
-        )
+        sent = httpx.post(f"{base}/v1/events", json=thumbs, headers={"Authorization": f"Bearer {keys['public']}"})
         assert sent.status_code == 202, sent.text
 
         sql = f"SELECT tenant_id, model_version, trace_joined FROM events WHERE event_id = '{thumbs['event_id']}'"
-        running = wait_for(
-            lambda: query_json(sql, env, tmp_path)["rows"], 30, what="row via the running collector"
-        )
+        running = wait_for(lambda: query_json(sql, env, tmp_path)["rows"], 30, what="row via the running collector")
         assert running == [["dev", "v-cli", True]]
     finally:
         assert terminate(process) == 0, (tmp_path / "up.log").read_text()[-3000:]
@@ -83,9 +79,7 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
     again = run_feedback("migrate", env=env, cwd=tmp_path)
     assert again.stdout.strip() == "applied 0 migration(s)"
     tables = query_json("SELECT name FROM system.tables WHERE database = 'feedback'", env, tmp_path)["rows"]
-    assert {"events", "traces", "ratings_current", "quality_hourly", "schema_migrations"} <= {
-        t[0] for t in tables
-    }
+    assert {"events", "traces", "ratings_current", "quality_hourly", "schema_migrations"} <= {t[0] for t in tables}
 
 
 def test_local_broker_lifecycle(tmp_path: Path) -> None:

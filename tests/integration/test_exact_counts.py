@@ -116,9 +116,7 @@ def test_ratings_current_keeps_the_latest_by_event_time(pipeline) -> None:
         assert pipeline.post("/v1/events", item).status_code == 202
     sql = "SELECT thumb, rating, event_id FROM ratings_current WHERE message_id = {m:String} AND user_id = {u:String}"
     wait_for(
-        lambda: (
-            pipeline.rows("SELECT count() FROM events WHERE message_id = {m:String}", m=message) == [(3,)]
-        ),
+        lambda: pipeline.rows("SELECT count() FROM events WHERE message_id = {m:String}", m=message) == [(3,)],
         30,
     )
     assert pipeline.rows(sql, m=message, u=user) == [("down", None, latest_down["event_id"])]
@@ -154,18 +152,14 @@ def test_quality_hourly_adds_up_exactly_to_events_and_traces(pipeline) -> None:
     # a secret key may write events too: tenant globex is this test's own
     response = pipeline.post("/v1/events", {"events": items}, key="other_secret")
     assert response.json()["accepted"] == len(items)
-    wait_for(
-        lambda: pipeline.rows("SELECT count() FROM events WHERE tenant_id = 'globex'") >= [(len(items),)], 30
-    )
+    wait_for(lambda: pipeline.rows("SELECT count() FROM events WHERE tenant_id = 'globex'") >= [(len(items),)], 30)
     wait_for(
         lambda: pipeline.rows(QUALITY_FROM_EVENTS, t="globex") == pipeline.rows(QUALITY_TABLE, t="globex"),
         30,
         what="quality_hourly == counting events",
     )
     wait_for(
-        lambda: (
-            pipeline.rows(RESPONSES_FROM_TRACES, t="globex") == pipeline.rows(RESPONSES_TABLE, t="globex")
-        ),
+        lambda: pipeline.rows(RESPONSES_FROM_TRACES, t="globex") == pipeline.rows(RESPONSES_TABLE, t="globex"),
         30,
         what="responses == counting traces",
     )
@@ -179,10 +173,7 @@ def test_a_re_reported_trace_replaces_the_first_and_counts_once(pipeline) -> Non
     second = trace(trace_id, conversation, model="re-model", model_version="r2", feature="re-f")
     assert pipeline.post("/v1/traces", second, key="secret").status_code == 202
     wait_for(
-        lambda: (
-            pipeline.rows("SELECT model_version FROM traces WHERE trace_id = {t:String}", t=trace_id)
-            == [("r2",)]
-        ),
+        lambda: pipeline.rows("SELECT model_version FROM traces WHERE trace_id = {t:String}", t=trace_id) == [("r2",)],
         30,
     )
     responses = pipeline.rows(

@@ -30,9 +30,7 @@ def test_thumbs_down_is_stored_joined_to_its_trace(pipeline) -> None:
     assert response.json() == {"accepted": 1, "rejected": []}
     pipeline.wait_rows("SELECT 1 FROM traces WHERE trace_id = {t:String}", 1, t=trace_id)
 
-    thumbs = event(
-        "thumbs", conversation_id=conversation, trace_id=trace_id, value="down", reasons=["hallucinated"]
-    )
+    thumbs = event("thumbs", conversation_id=conversation, trace_id=trace_id, value="down", reasons=["hallucinated"])
     response = pipeline.post("/v1/events", {"events": [thumbs]})
     assert response.status_code == 202, response.text
     assert response.json()["accepted"] == 1
@@ -59,9 +57,7 @@ def test_mixed_batch_rejects_bad_items_and_stores_their_siblings(pipeline) -> No
     ids = [e["event_id"] for e in good]
     rows = pipeline.wait_rows("SELECT event_id FROM events WHERE event_id IN {ids:Array(String)}", 2, ids=ids)
     assert sorted(r[0] for r in rows) == sorted(ids)
-    assert pipeline.rows("SELECT count() FROM events WHERE event_id = {e:String}", e=bad["event_id"]) == [
-        (0,)
-    ]
+    assert pipeline.rows("SELECT count() FROM events WHERE event_id = {e:String}", e=bad["event_id"]) == [(0,)]
 
 
 def test_nothing_valid_is_a_400_with_every_reason(pipeline) -> None:
@@ -88,9 +84,7 @@ def test_tenant_in_the_body_is_ignored(pipeline) -> None:
     sneaky = event("copy", tenant_id="globex")
     response = pipeline.post("/v1/events", {"events": [sneaky]})
     assert response.status_code == 202
-    rows = pipeline.wait_rows(
-        "SELECT tenant_id FROM events WHERE event_id = {e:String}", 1, e=sneaky["event_id"]
-    )
+    rows = pipeline.wait_rows("SELECT tenant_id FROM events WHERE event_id = {e:String}", 1, e=sneaky["event_id"])
     assert rows == [("acme",)]
 
 
@@ -112,9 +106,7 @@ def test_bare_event_and_api_key_in_body(pipeline) -> None:
         headers={"Content-Type": "text/plain"},
     )
     assert response.status_code == 202, response.text
-    rows = pipeline.wait_rows(
-        "SELECT dwell_ms FROM events WHERE event_id = {e:String}", 1, e=bare["event_id"]
-    )
+    rows = pipeline.wait_rows("SELECT dwell_ms FROM events WHERE event_id = {e:String}", 1, e=bare["event_id"])
     assert rows == [(1234,)]
 
 

@@ -20,9 +20,7 @@ def errors_of(item: dict[str, Any]) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize(
-    "kind", ["thumbs", "rating", "comment", "edit", "copy", "regenerate", "rephrase", "dwell"]
-)
+@pytest.mark.parametrize("kind", ["thumbs", "rating", "comment", "edit", "copy", "regenerate", "rephrase", "dwell"])
 def test_valid_events_of_every_type(kind: str) -> None:
     assert errors_of(event(kind)) == []
 
