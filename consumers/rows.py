@@ -100,16 +100,14 @@ def event_row(event: dict[str, Any], dims: TraceDims | None) -> Row:
 
 
 def rejoined_rows(stored: Row, dims: TraceDims) -> tuple[Row, Row]:
-    """A stored unjoined row becomes a cancel row (-1) and a joined newer version (+1)."""
-    version = stored[EVENT_INDEX["version"]]
+    """A stored unjoined row becomes its cancel row (-1, same version) and a joined next version (+1)."""
     cancel = list(stored)
-    cancel[EVENT_INDEX["version"]] = version + 1
     cancel[EVENT_INDEX["sign"]] = -1
     joined = list(stored)
     start = EVENT_INDEX[DIMENSIONS[0]]
     joined[start : start + len(DIMENSIONS)] = dims.values()
     joined[EVENT_INDEX["trace_joined"]] = True
-    joined[EVENT_INDEX["version"]] = version + 2
+    joined[EVENT_INDEX["version"]] = stored[EVENT_INDEX["version"]] + 1
     joined[EVENT_INDEX["sign"]] = 1
     return cancel, joined
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from enum import StrEnum
 from typing import Annotated
@@ -112,10 +113,13 @@ def worker(
     names = None
     if topics:
         names = [settings.topic(t) if t in WORKER_TOPIC_KINDS else t for t in topics.split(",") if t]
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())  # finish the batch, commit, close
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
         apply_migrations(client, settings.clickhouse_database)
-        make_worker(settings, client, group=group, topics=names).run()
+        make_worker(settings, client, group=group, topics=names, stop=stop).run()
 
 
 @app.command()

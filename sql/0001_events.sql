@@ -1,5 +1,10 @@
--- Every accepted signal. One logical row per (tenant_id, event_id); a late trace join
--- writes a new version of the row (and a cancel row, sign -1, for the aggregates).
+-- Every accepted signal. One live row per (tenant_id, event_id). A late trace join inserts,
+-- in one block, a cancel row (sign -1, same version) and the joined row (next version).
+--
+-- The hourly counts and the latest ratings are aggregate PROJECTIONS of this table, not
+-- materialized views: a projection is written inside the same part as the rows, so a worker
+-- killed mid-insert can never leave rows without their counts (or counts without rows).
+-- Signed sums stay exact before and after merges (collapsed pairs sum to zero).
 CREATE TABLE IF NOT EXISTS {database}.events_log
 (
     tenant_id        LowCardinality(String),
@@ -36,16 +41,53 @@ CREATE TABLE IF NOT EXISTS {database}.events_log
     latency_ms       Nullable(UInt32),
     tool_failed      Nullable(Bool),
     trace_joined     Bool,
-    version          UInt32 COMMENT '1 on first write, higher on each rejoin',
-    sign             Int8 COMMENT '+1 a row to count, -1 cancels an earlier version in the aggregates',
+    version          UInt32 COMMENT '1 on first write, one more on each rejoin',
+    sign             Int8 COMMENT '+1 a live row, -1 cancels the row of the same version',
     INDEX idx_trace trace_id TYPE bloom_filter GRANULARITY 4,
-    INDEX idx_ts ts TYPE minmax GRANULARITY 1
+    INDEX idx_ts ts TYPE minmax GRANULARITY 1,
+    PROJECTION quality_hourly_events
+    (
+        SELECT
+            tenant_id,
+            toStartOfHour(ts),
+            ifNull(model, ''),
+            ifNull(model_version, ''),
+            ifNull(prompt_version, ''),
+            ifNull(feature, ''),
+            sum(sign * (thumb = 'up')),
+            sum(sign * (thumb = 'down')),
+            sum(sign * (rating IS NOT NULL)),
+            sum(sign * ifNull(rating, 0)),
+            sum(sign * (ifNull(comment, '') != '')),
+            sum(sign * (type = 'edit')),
+            sum(sign * (type = 'copy')),
+            sum(sign * (type = 'regenerate')),
+            sum(sign * (type = 'rephrase')),
+            sum(sign * (type = 'abandon'))
+        GROUP BY
+            tenant_id,
+            toStartOfHour(ts),
+            ifNull(model, ''),
+            ifNull(model_version, ''),
+            ifNull(prompt_version, ''),
+            ifNull(feature, '')
+    ),
+    PROJECTION ratings_latest
+    (
+        SELECT
+            tenant_id,
+            ifNull(message_id, ''),
+            ifNull(user_id, ''),
+            argMaxIf(tuple(thumb, rating, ts, event_id), tuple(ts, event_id), type IN ('thumbs', 'rating')),
+            countIf(type IN ('thumbs', 'rating'))
+        GROUP BY tenant_id, ifNull(message_id, ''), ifNull(user_id, '')
+    )
 )
-ENGINE = ReplacingMergeTree(version)
-ORDER BY (tenant_id, event_id)
-SETTINGS non_replicated_deduplication_window = 10000;
+ENGINE = CollapsingMergeTree(sign)
+ORDER BY (tenant_id, event_id, version)
+SETTINGS non_replicated_deduplication_window = 10000, deduplicate_merge_projection_mode = 'rebuild';
 
--- The contract's table: exactly one row per event, the newest version, without FINAL in queries.
+-- The contract's table: exactly one row per event, its newest version, without FINAL in queries.
 CREATE VIEW IF NOT EXISTS {database}.events AS
 SELECT * EXCEPT (version, sign)
 FROM {database}.events_log FINAL

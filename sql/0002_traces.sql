@@ -1,4 +1,6 @@
--- What LLM backends report per response. Latest report of a trace_id wins.
+-- What LLM backends report per response. The latest report of a trace_id wins: a newer
+-- report inserts, in one block, a cancel row for the previous one (sign -1, its version)
+-- and itself. The hourly `responses` count is a projection, atomic with the rows.
 CREATE TABLE IF NOT EXISTS {database}.traces_log
 (
     tenant_id              LowCardinality(String),
@@ -43,11 +45,29 @@ CREATE TABLE IF NOT EXISTS {database}.traces_log
     properties             Map(String, String),
     tool_failed            Bool MATERIALIZED arrayExists(t -> t.success = false OR t.error IS NOT NULL, tools),
     version                UInt64 COMMENT 'received_at in ms: the latest report wins',
-    sign                   Int8 COMMENT '+1 a report to count, -1 cancels the previous report in the aggregates'
+    sign                   Int8 COMMENT '+1 the live report, -1 cancels the report of the same version',
+    PROJECTION quality_hourly_responses
+    (
+        SELECT
+            tenant_id,
+            toStartOfHour(timestamp),
+            ifNull(model, ''),
+            ifNull(model_version, ''),
+            ifNull(prompt_version, ''),
+            ifNull(feature, ''),
+            sum(sign)
+        GROUP BY
+            tenant_id,
+            toStartOfHour(timestamp),
+            ifNull(model, ''),
+            ifNull(model_version, ''),
+            ifNull(prompt_version, ''),
+            ifNull(feature, '')
+    )
 )
-ENGINE = ReplacingMergeTree(version)
-ORDER BY (tenant_id, trace_id)
-SETTINGS non_replicated_deduplication_window = 10000;
+ENGINE = CollapsingMergeTree(sign)
+ORDER BY (tenant_id, trace_id, version)
+SETTINGS non_replicated_deduplication_window = 10000, deduplicate_merge_projection_mode = 'rebuild';
 
 CREATE VIEW IF NOT EXISTS {database}.traces AS
 SELECT * EXCEPT (version, sign), tool_failed
