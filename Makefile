@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help install up test test-unit test-integration test-sdk lint typecheck bench kafka-start kafka-stop tools clean
+.PHONY: help install up test test-unit test-integration test-sdk sdk-build lint typecheck bench kafka-start kafka-stop tools clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(UV):
 install: $(UV) ## Create .venv and install the locked dependencies
 	$(UV) sync --frozen --quiet
 
-up: install ## Fresh machine → running pipeline (local Kafka, migrations, collector + worker)
+up: install sdk-build ## Fresh machine → running pipeline (local Kafka, migrations, collector + worker)
 	$(BIN)/feedback up
 
 tools: ## Install the system tools the tests use, where missing (docker-compose to validate the compose file, chromium for the SDK)
@@ -39,10 +39,14 @@ test-unit: install ## Fast tests, no services
 test-integration: install ## Tests through the real Kafka broker and ClickHouse (started by the fixtures)
 	$(BIN)/pytest tests/integration -q
 
-test-sdk: ## The browser SDK: build and unit tests (needs node/npm)
-	@if [ -f sdk/package.json ]; then cd sdk && npm ci --no-audit --no-fund --silent && npm run --silent build && npm test --silent; fi
+sdk-build: ## Build the browser SDK (served at /sdk and /demo), when Node.js is installed
+	@if command -v npm >/dev/null; then cd sdk && npm ci --no-audit --no-fund --silent && npm run --silent build; \
+	else echo "npm not found: the demo page and /sdk are not served"; fi
 
-test: install tools lint typecheck ## The whole suite, starting every real service it needs
+test-sdk: sdk-build ## The browser SDK's unit tests
+	cd sdk && npm test --silent
+
+test: install tools lint typecheck sdk-build ## The whole suite, starting every real service it needs
 	$(BIN)/pytest tests -q
 	$(MAKE) --no-print-directory test-sdk
 

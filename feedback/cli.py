@@ -16,7 +16,7 @@ from rich.table import Table
 from consumers.rejoin import rejoin_all
 from feedback.querying import QueryFailed, run_query
 from feedback.services import WORKER_TOPIC_KINDS, CollectorServer, engine_claim, make_collector, make_worker
-from producers.keys import write_dev_keys
+from producers.keys import KeyKind, KeyStore, write_dev_keys
 from runtime.kafka import ensure_topics
 from runtime.logs import configure_logging
 from runtime.migrations import migrate as apply_migrations
@@ -155,6 +155,26 @@ def query(
     table = Table(*result["columns"])
     for row in result["rows"]:
         table.add_row(*("NULL" if cell is None else str(cell) for cell in row))
+    console.print(table)
+
+
+@app.command()
+def keys(
+    kind: Annotated[KeyKind | None, typer.Option(help="Print only the first key of this kind, bare")] = None,
+) -> None:
+    """The API keys of the keys file (``make up`` creates one with a dev tenant)."""
+    settings = _settings()
+    store = KeyStore.load(settings.keys_file)
+    if kind is not None:
+        found = store.first(kind)
+        if found is None:
+            typer.echo(f"error: no {kind.value} key in {settings.keys_file}", err=True)
+            raise typer.Exit(1)
+        typer.echo(found.key)
+        return
+    table = Table("kind", "tenant", "key", "origins")
+    for api_key in store.all():
+        table.add_row(api_key.kind.value, api_key.tenant or "-", api_key.key, ", ".join(api_key.origins) or "any")
     console.print(table)
 
 

@@ -68,6 +68,9 @@ class KeyStore:
             raise Unauthorized("unknown API key")
         return api_key
 
+    def all(self) -> list[ApiKey]:
+        return list(self._keys.values())
+
     def first(self, kind: KeyKind) -> ApiKey | None:
         return next((k for k in self._keys.values() if k.kind is kind), None)
 
