@@ -86,17 +86,27 @@ def contract_violation(subject: str, record: dict[str, Any]) -> str | None:
 
 
 class DeadLetter:
-    """Invalid messages go to the DLQ, acknowledged before the batch may be committed."""
+    """Invalid messages go to the DLQ, acknowledged before the batch may be committed.
+    Without a DLQ (a replay: its poison is in the DLQ already) they are only counted and logged."""
 
-    def __init__(self, dead_letters: DeadLetters, next_step: Step) -> None:
+    def __init__(self, dead_letters: DeadLetters | None, next_step: Step) -> None:
         self._dlq = dead_letters
         self.next_step = next_step
 
     def submit(self, batch: Batch) -> None:
         for message, error in batch.invalid:
-            self._dlq.send(message, error)
             INVALID.labels(error.reason).inc()
-        if batch.invalid:
+            if self._dlq is not None:
+                self._dlq.send(message, error)
+            else:
+                log.warning(
+                    "replay.invalid_skipped",
+                    reason=error.reason,
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                )
+        if batch.invalid and self._dlq is not None:
             self._dlq.flush()
         self.next_step.submit(batch)
 
@@ -241,15 +251,15 @@ class Commit:
 
 
 def build_chain(
-    consumer: Consumer,
     store: ClickHouseStore,
-    dead_letters: DeadLetters,
+    dead_letters: DeadLetters | None,
     subject_of_topic: Callable[[str], str],
+    last_step: Step,
     cache: TraceDimsCache | None = None,
 ) -> Step:
-    """The whole chain, built anew on every partition assignment."""
+    """The whole chain, built anew on every partition assignment; ``last_step`` commits."""
     cache = cache or TraceDimsCache(store)
     return Decode(
         subject_of_topic,
-        DeadLetter(dead_letters, Traces(store, cache, Events(store, cache, Write(store, Commit(consumer))))),
+        DeadLetter(dead_letters, Traces(store, cache, Events(store, cache, Write(store, last_step)))),
     )

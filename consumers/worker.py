@@ -15,7 +15,7 @@ from consumers.batch import Batch
 from consumers.dlq import DeadLetters
 from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
-from consumers.steps import Step, TraceDimsCache, build_chain
+from consumers.steps import Commit, Step, build_chain
 from consumers.store import ClickHouseStore
 
 log = structlog.get_logger(__name__)
@@ -65,7 +65,7 @@ class Worker:
         self.log = log.bind(group=consumer_config.get("group.id"), topics=topics)
 
     def _build_chain(self) -> Step:
-        return build_chain(self._consumer, self._store, self._dlq, self._subject_of_topic, TraceDimsCache(self._store))
+        return build_chain(self._store, self._dlq, self._subject_of_topic, Commit(self._consumer))
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._chain = self._build_chain()

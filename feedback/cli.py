@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+import time
 from enum import StrEnum
 from typing import Annotated
 
@@ -13,7 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consumers.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redrive
+from consumers.positions import Position
 from consumers.rejoin import rejoin_all
+from consumers.replay import plan_slice
+from consumers.replay import replay as run_replay
+from feedback.progress import replay_progress
 from feedback.querying import QueryFailed, run_query
 from feedback.services import WORKER_TOPIC_KINDS, CollectorServer, engine_claim, make_collector, make_worker
 from producers.keys import KeyKind, KeyStore, write_dev_keys
@@ -25,10 +32,18 @@ from runtime.settings import Settings
 app = typer.Typer(
     help="feedback-pipeline: user feedback on LLM responses, from HTTP to ClickHouse.", no_args_is_help=True
 )
+dlq_app = typer.Typer(
+    help="The dead-letter queue: what failed, why, from where; redrive after a fix.", no_args_is_help=True
+)
 kafka_app = typer.Typer(help="The local single-node Kafka broker (for machines without one).", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
+app.add_typer(dlq_app, name="dlq")
 log = structlog.get_logger("feedback")
-console = Console()
+
+
+def _console() -> Console:
+    """A terminal gets its own width; a pipe gets wide tables rather than truncated cells."""
+    return Console() if sys.stdout.isatty() else Console(width=240)
 
 
 def _settings() -> Settings:
@@ -131,7 +146,7 @@ def migrate(
     """Apply the sql/ migrations (idempotent, versioned)."""
     settings = _settings()
     applied = apply_migrations(settings.clickhouse().connect(), database or settings.clickhouse_database)
-    console.print(
+    _console().print(
         f"applied {len(applied)} migration(s)"
         + (": " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied) if applied else "")
     )
@@ -155,7 +170,98 @@ def query(
     table = Table(*result["columns"])
     for row in result["rows"]:
         table.add_row(*("NULL" if cell is None else str(cell) for cell in row))
-    console.print(table)
+    _console().print(table)
+
+
+@app.command()
+def replay(
+    topic: Annotated[
+        str,
+        typer.Option(
+            help="Topic kind (traces, explicit, implicit) or name; comma-separated for several, read in that order"
+        ),
+    ],
+    from_: Annotated[
+        str, typer.Option("--from", help="Offset, ISO time (2026-11-25T12:00:00Z) or relative (2h, 30m, 7d)")
+    ],
+    to: Annotated[str | None, typer.Option(help="Stop before this offset or time (default: the end now)")] = None,
+    partition: Annotated[int | None, typer.Option(help="Only this partition")] = None,
+    database: Annotated[str | None, typer.Option(help="Rebuild into this database (migrated first)")] = None,
+) -> None:
+    """Re-read a slice of a topic into ClickHouse, in a consumer group of its own: the live workers
+    are undisturbed, and replaying the same slice again changes no count."""
+    settings = _settings()
+    now = int(time.time() * 1000)
+    try:
+        start = Position.parse(from_, now, "--from")
+        end = Position.parse(to, now, "--to") if to else None
+        names = [settings.topic(t) if t in WORKER_TOPIC_KINDS else t for t in topic.split(",") if t]
+        slices = [plan_slice(settings, name, start, end, partition) for name in names]
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    target = database or settings.clickhouse_database
+    with engine_claim(settings, None):
+        client = settings.clickhouse().connect()
+        apply_migrations(client, target)
+        for part in slices:
+            with replay_progress(part.topic, part.total) as advance:
+                stats = run_replay(settings, client, target, part, on_progress=advance)
+            typer.echo(
+                f"{part.topic}: read {stats.messages}, stored {stats.events + stats.traces - stats.duplicates} new, "
+                f"{stats.duplicates} already stored, {stats.invalid} invalid"
+            )
+
+
+@dlq_app.command("list")
+def dlq_list() -> None:
+    """Every message in the DLQ: why it failed and where it came from."""
+    settings = _settings()
+    letters = read_letters(settings)
+    table = Table("ref", "failed at", "reason", "source", "detail")
+    for letter in letters:
+        table.add_row(
+            letter.ref,
+            letter.failed_at.isoformat(timespec="seconds") if letter.failed_at else "-",
+            letter.reason,
+            f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}",
+            letter.detail[:80],
+        )
+    _console().print(table)
+    typer.echo(f"{len(letters)} dead letter(s) in {settings.topic('dlq')}")
+
+
+@dlq_app.command("show")
+def dlq_show(ref: Annotated[str, typer.Argument(help="PARTITION:OFFSET in the DLQ, as `dlq list` shows")]) -> None:
+    """One dead letter in full: headers, key and value."""
+    settings = _settings()
+    found = next((letter for letter in read_letters(settings) if letter.ref == ref), None)
+    if found is None:
+        typer.echo(f"error: no dead letter {ref} in {settings.topic('dlq')}", err=True)
+        raise typer.Exit(1)
+    for name in ("ref", "reason", "detail", "source_topic", "source_partition", "source_offset", "failed_at"):
+        typer.echo(f"{name}: {getattr(found, name)}")
+    typer.echo(f"key: {found.key!r}")
+    typer.echo(f"value ({len(found.value or b'')} bytes): {(found.value or b'')[:512]!r}")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    reason: Annotated[str | None, typer.Option(help="Only letters with this reason")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Also letters redriven before")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be sent")] = False,
+) -> None:
+    """Send dead letters back to their source topics after a fix. Each is then stored once (the
+    worker drops what is already stored); a letter redriven before is skipped unless --all."""
+    settings = _settings()
+    letters = read_letters(settings, REDRIVE_GROUP, from_committed=not everything)
+    chosen = [letter for letter in letters if reason is None or letter.reason == reason]
+    if dry_run:
+        typer.echo(f"would redrive {len(chosen)} dead letter(s)")
+        return
+    sent = redrive(settings, chosen)
+    mark_redriven(settings, letters)
+    typer.echo(f"redrove {sent} dead letter(s)")
 
 
 @app.command()
@@ -175,7 +281,7 @@ def keys(
     table = Table("kind", "tenant", "key", "origins")
     for api_key in store.all():
         table.add_row(api_key.kind.value, api_key.tenant or "-", api_key.key, ", ".join(api_key.origins) or "any")
-    console.print(table)
+    _console().print(table)
 
 
 @app.command()

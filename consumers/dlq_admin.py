@@ -1,0 +1,126 @@
+"""Read the DLQ (why each message failed, where it came from) and redrive it after a fix."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+from consumers import dlq
+from consumers.batch import position
+from runtime.kafka import consumer_config, producer_config
+from runtime.settings import Settings
+
+REDRIVE_GROUP = "feedback-dlq-redrive"
+REDRIVEN_FROM = "dlq.redriven_from"
+
+
+@dataclass(frozen=True)
+class Letter:
+    partition: int
+    offset: int
+    reason: str
+    detail: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    failed_at: datetime | None
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def ref(self) -> str:
+        """How ``feedback dlq show`` names it: DLQ partition and offset."""
+        return f"{self.partition}:{self.offset}"
+
+    @classmethod
+    def of(cls, message: Message) -> Letter:
+        headers = header_dict(message)
+        _, partition, offset = position(message)
+        failed_at = headers.get(dlq.FAILED_AT, "")
+        return cls(
+            partition=partition,
+            offset=offset,
+            reason=headers.get(dlq.REASON, "unknown"),
+            detail=headers.get(dlq.DETAIL, ""),
+            source_topic=headers.get(dlq.SOURCE_TOPIC, ""),
+            source_partition=int(headers.get(dlq.SOURCE_PARTITION, "-1")),
+            source_offset=int(headers.get(dlq.SOURCE_OFFSET, "-1")),
+            failed_at=datetime.fromtimestamp(int(failed_at) / 1000, UTC) if failed_at.isdigit() else None,
+            key=message.key(),
+            value=message.value(),
+        )
+
+
+def header_dict(message: Message) -> dict[str, str]:
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return {
+        name: value.decode(errors="replace") if isinstance(value, bytes) else str(value or "") for name, value in pairs
+    }
+
+
+def read_letters(settings: Settings, group: str | None = None, from_committed: bool = False) -> list[Letter]:
+    """Every letter now in the DLQ (or, with ``from_committed``, those after ``group``'s commits)."""
+    topic = settings.topic("dlq")
+    consumer = Consumer(consumer_config(settings, group or f"feedback-dlq-reader-{uuid.uuid4().hex[:8]}"))
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return []
+        partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        committed = consumer.committed(partitions, timeout=10) if from_committed else partitions
+        starts, ends = {}, {}
+        for tp in committed:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+            start = tp.offset if from_committed and tp.offset >= 0 else low
+            if start < high:
+                starts[tp.partition], ends[tp.partition] = start, high
+        if not starts:
+            return []
+        consumer.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
+        letters: list[Letter] = []
+        while ends:
+            for message in consumer.consume(1000, 1.0):
+                if message.error() is not None:
+                    continue
+                _, p, offset = position(message)
+                if p in ends and offset < ends[p]:
+                    letters.append(Letter.of(message))
+                if p in ends and offset >= ends[p] - 1:
+                    del ends[p]
+        return sorted(letters, key=lambda letter: (letter.failed_at or datetime.min.replace(tzinfo=UTC), letter.ref))
+    finally:
+        consumer.close()
+
+
+def redrive(settings: Settings, letters: list[Letter]) -> int:
+    """Send letters back to their source topics, unchanged (same key, so the same partition)."""
+    producer = Producer(producer_config(settings))
+    sent = 0
+    for letter in letters:
+        if not letter.source_topic:
+            continue
+        producer.produce(letter.source_topic, letter.value, letter.key, headers=[(REDRIVEN_FROM, letter.ref.encode())])
+        sent += 1
+    left = producer.flush(30)
+    if left:
+        raise RuntimeError(f"{left} redriven message(s) not acknowledged by Kafka")
+    return sent
+
+
+def mark_redriven(settings: Settings, letters: list[Letter]) -> None:
+    """Remember (as the redrive group's offsets) which letters were sent, so the next redrive skips them."""
+    if not letters:
+        return
+    last: dict[int, int] = {}
+    for letter in letters:
+        last[letter.partition] = max(last.get(letter.partition, -1), letter.offset)
+    consumer = Consumer(consumer_config(settings, REDRIVE_GROUP))
+    try:
+        topic = settings.topic("dlq")
+        consumer.commit(offsets=[TopicPartition(topic, p, o + 1) for p, o in last.items()], asynchronous=False)
+    finally:
+        consumer.close()

@@ -1,0 +1,28 @@
+"""A progress bar with rate and ETA for long operations (replay)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+@contextlib.contextmanager
+def replay_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} msg/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(label, total=total, rate="-")
+
+        def advance(count: int) -> None:
+            progress.update(task, advance=count)
+            speed = progress.tasks[task].speed
+            progress.update(task, rate=f"{speed:,.0f}" if speed else "-")
+
+        yield advance
