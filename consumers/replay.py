@@ -86,7 +86,7 @@ def replay(
     stats = ReplayStats()
     store = ClickHouseStore(client, database)
     subject = "trace" if part.topic == settings.topic("traces") else "event"
-    chain = build_chain(store, None, lambda _topic: subject, stats)
+    chain = build_chain(store, None, lambda _topic: subject, stats, settings.registry())
     pending = {p: end for p, end in part.end.items() if part.start[p] < end}
     if not pending:
         return stats

@@ -18,6 +18,7 @@ EVENT_HEAD = (
 EVENT_VALUE = ("value", "thumb", "rating")
 EVENT_TAIL = (
     "reasons", "comment", "edited_text", "edit_distance", "copied_chars", "attempt", "dwell_ms", "properties",
+    "received_via",
 )  # fmt: skip
 EVENT_FIELDS = (*EVENT_HEAD, *EVENT_VALUE, *EVENT_TAIL)
 DIMENSIONS = (

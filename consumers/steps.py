@@ -28,6 +28,7 @@ from consumers.rows import (
 )
 from consumers.store import ClickHouseStore, Key
 from schemas.errors import SchemaError
+from schemas.registry import SchemaRegistry
 from schemas.serde import AvroDecoder
 from schemas.vocabulary import EVENT_TYPES
 
@@ -41,9 +42,11 @@ class Step(Protocol):
 class Decode:
     """Avro bytes → records; what cannot be read or breaks the contract is marked invalid."""
 
-    def __init__(self, subject_of_topic: Callable[[str], str], next_step: Step) -> None:
+    def __init__(
+        self, subject_of_topic: Callable[[str], str], next_step: Step, registry: SchemaRegistry | None = None
+    ) -> None:
         self._subject_of_topic = subject_of_topic
-        self._decoders = {subject: AvroDecoder(subject) for subject in ("event", "trace")}
+        self._decoders = {subject: AvroDecoder(subject, registry=registry) for subject in ("event", "trace")}
         self.next_step = next_step
 
     def submit(self, batch: Batch) -> None:
@@ -255,11 +258,12 @@ def build_chain(
     dead_letters: DeadLetters | None,
     subject_of_topic: Callable[[str], str],
     last_step: Step,
-    cache: TraceDimsCache | None = None,
+    registry: SchemaRegistry | None = None,
 ) -> Step:
     """The whole chain, built anew on every partition assignment; ``last_step`` commits."""
-    cache = cache or TraceDimsCache(store)
+    cache = TraceDimsCache(store)
     return Decode(
         subject_of_topic,
         DeadLetter(dead_letters, Traces(store, cache, Events(store, cache, Write(store, last_step)))),
+        registry,
     )

@@ -17,6 +17,7 @@ from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
 from consumers.steps import Commit, Step, build_chain
 from consumers.store import ClickHouseStore
+from schemas.registry import SchemaRegistry
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +53,7 @@ class Worker:
         subject_of_topic: Callable[[str], str],
         policy: BatchPolicy | None = None,
         stop: threading.Event | None = None,
+        registry: SchemaRegistry | None = None,
     ) -> None:
         self.topics = topics
         self.policy = policy or BatchPolicy()
@@ -60,12 +62,13 @@ class Worker:
         self._store = ClickHouseStore(client, database)
         self._dlq = dead_letters
         self._subject_of_topic = subject_of_topic
+        self._registry = registry
         self._chain: Step = self._build_chain()
         self._pending: list[Message] = []
         self.log = log.bind(group=consumer_config.get("group.id"), topics=topics)
 
     def _build_chain(self) -> Step:
-        return build_chain(self._store, self._dlq, self._subject_of_topic, Commit(self._consumer))
+        return build_chain(self._store, self._dlq, self._subject_of_topic, Commit(self._consumer), self._registry)
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._chain = self._build_chain()

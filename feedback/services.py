@@ -55,6 +55,7 @@ def make_worker(
         subject_resolver(settings),
         policy=policy or BatchPolicy(settings.batch_max_messages, settings.batch_max_wait_s),
         stop=stop,
+        registry=settings.registry(),
     )
 
 

@@ -57,9 +57,12 @@ class Collector:
         self.keys = keys
         self.producer = producer
         self.query_service = query
-        self.event_encoder = AvroEncoder("event")
-        self.trace_encoder = AvroEncoder("trace")
+        registry = settings.registry()
         self.topics = {kind: settings.topic(kind) for kind in ("explicit", "implicit", "traces")}
+        self.encoders = {
+            topic: AvroEncoder("trace" if kind == "traces" else "event", registry=registry, topic=topic)
+            for kind, topic in self.topics.items()
+        }
 
     # -- request plumbing ---------------------------------------------------------------------
 
@@ -77,25 +80,30 @@ class Collector:
             raise BadRequest("body: empty")
         return bytes(chunks)
 
-    async def _authorised_body(self, request: Request) -> tuple[dict[str, Any], ApiKey]:
+    async def _authorised_body(self, request: Request) -> tuple[dict[str, Any], ApiKey, str]:
+        """The parsed body, the key that may send it, and how it came: ``http`` (key in the
+        Authorization header) or ``beacon`` (key in the body, as navigator.sendBeacon must)."""
         raw = await self._read_body(request)
         body, body_key = parse_body(raw, request.headers.get("content-encoding"), self.settings.max_body_bytes)
-        api_key = self.keys.authenticate(bearer_token(request) or body_key)
+        header_key = bearer_token(request)
+        api_key = self.keys.authenticate(header_key or body_key)
         origin = request.headers.get("origin")
         if not api_key.allows_origin(origin):
             raise Forbidden(f"origin {origin} is not allowed for this key")
-        return body, api_key
+        return body, api_key, "http" if header_key else "beacon"
 
-    async def _produce(
-        self, kind: str, intake: Intake, encode: Callable[[Record], bytes], topic_of: Callable[[Record], str]
-    ) -> Response:
+    async def _produce(self, kind: str, intake: Intake, topic_of: Callable[[Record], str]) -> Response:
         for rejection in intake.rejected:
             for error in rejection.errors:
                 REJECTED.labels(kind, error.split(":", 1)[0].split(".", 1)[0]).inc()
         rejected = [r.as_json() for r in intake.rejected]
         if not intake.records:
             raise BadRequestWithItems("nothing valid to accept", rejected)
-        messages = [Outgoing(topic_of(r), message_key(r), encode(r)) for r in intake.records]
+        encoders = self.encoders
+        messages = []
+        for record in intake.records:
+            topic = topic_of(record)
+            messages.append(Outgoing(topic, message_key(record), encoders[topic].encode(record)))
         await self.producer.send(messages)
         ACCEPTED.labels(kind).inc(len(messages))
         return OrjsonResponse({"accepted": len(messages), "rejected": rejected}, status_code=202)
@@ -103,23 +111,23 @@ class Collector:
     # -- routes -------------------------------------------------------------------------------
 
     async def post_events(self, request: Request) -> Response:
-        body, api_key = await self._authorised_body(request)
+        body, api_key, via = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.PUBLIC, KeyKind.SECRET)
         items, sent_at = items_of(body, "events", self.settings.max_items)
-        intake = accept_events(items, sent_at, tenant, now_ms())
+        intake = accept_events(items, sent_at, tenant, now_ms(), via)
         topics = self.topics
-        return await self._produce("event", intake, self.event_encoder.encode, lambda r: topics[topic_kind(r["type"])])
+        return await self._produce("event", intake, lambda r: topics[topic_kind(r["type"])])
 
     async def post_traces(self, request: Request) -> Response:
-        body, api_key = await self._authorised_body(request)
+        body, api_key, _ = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.SECRET)
         items, _ = items_of(body, "traces", self.settings.max_items)
         intake = accept_traces(items, tenant, now_ms())
         topic = self.topics["traces"]
-        return await self._produce("trace", intake, self.trace_encoder.encode, lambda _r: topic)
+        return await self._produce("trace", intake, lambda _r: topic)
 
     async def post_query(self, request: Request) -> Response:
-        body, api_key = await self._authorised_body(request)
+        body, api_key, _ = await self._authorised_body(request)
         require_kind(api_key, KeyKind.ADMIN)
         if self.query_service is None:
             raise Unavailable("this collector has no ClickHouse configured for queries", retry_after=60)

@@ -127,7 +127,9 @@ def corrected_ts(timestamp: int, sent_at: int | None, received_at: int) -> int:
     return min(ts, received_at)
 
 
-def accept_events(items: list[Any], sent_at_raw: Any, tenant: str, received_at: int) -> Intake:
+def accept_events(
+    items: list[Any], sent_at_raw: Any, tenant: str, received_at: int, received_via: str = "http"
+) -> Intake:
     try:
         sent_at = None if sent_at_raw is None else to_epoch_ms(sent_at_raw)
     except ValueError as exc:
@@ -145,7 +147,7 @@ def accept_events(items: list[Any], sent_at_raw: Any, tenant: str, received_at: 
             )
             continue
         record = checked.model_dump()
-        record.update(tenant_id=tenant, sent_at=sent_at, received_at=received_at, ts=ts)
+        record.update(tenant_id=tenant, sent_at=sent_at, received_at=received_at, ts=ts, received_via=received_via)
         intake.records.append(record)
     return intake
 

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.clickhouse import ClickHouseTarget
 from runtime.local_kafka import LocalBroker
+from schemas.registry import SchemaRegistry
 
 TOPIC_KINDS = ("explicit", "implicit", "traces", "dlq")
 
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     def uses_local_kafka(self) -> bool:
         """True unless FEEDBACK_KAFKA_BOOTSTRAP points at a broker of the user's own."""
         return "kafka_bootstrap" not in self.model_fields_set
+
+    def registry(self) -> SchemaRegistry | None:
+        """The schema registry client, when FEEDBACK_SCHEMA_REGISTRY_URL is set."""
+        return SchemaRegistry(self.schema_registry_url) if self.schema_registry_url else None
 
     def clickhouse(self) -> ClickHouseTarget:
         return ClickHouseTarget(self.clickhouse_url.get_secret_value())

@@ -33,7 +33,7 @@ class SchemaVersion:
         return str(to_parsing_canonical_form(self.definition))
 
 
-def _load(subject: str, version: int, text: str) -> SchemaVersion:
+def parse_version(subject: str, version: int, text: str) -> SchemaVersion:
     definition = json.loads(text)
     canonical = to_parsing_canonical_form(definition)
     return SchemaVersion(
@@ -63,6 +63,12 @@ class SchemaCatalog:
     def latest(self, subject: str) -> SchemaVersion:
         return self.versions(subject)[-1]
 
+    def version(self, subject: str, number: int) -> SchemaVersion:
+        for item in self.versions(subject):
+            if item.version == number:
+                return item
+        raise UnknownSchema(f"no version {number} of schema {subject!r}")
+
     def by_fingerprint(self, fp: bytes) -> SchemaVersion:
         try:
             return self._by_fingerprint[fp]
@@ -79,5 +85,5 @@ def default_catalog() -> SchemaCatalog:
         for entry in (root / subject).iterdir():
             name = entry.name
             if name.startswith("v") and name.endswith(".avsc"):
-                versions.append(_load(subject, int(name[1:-5]), entry.read_text()))
+                versions.append(parse_version(subject, int(name[1:-5]), entry.read_text()))
     return SchemaCatalog(versions)

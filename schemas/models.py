@@ -178,6 +178,7 @@ class FeedbackEvent(BaseModel):
     attempt: int | None = None
     dwell_ms: int | None = None
     properties: dict[str, str] = Field(default_factory=dict)
+    received_via: str = "http"
 
 
 class RetrievalIn(_Strict):

@@ -106,8 +106,10 @@ def test_bare_event_and_api_key_in_body(pipeline) -> None:
         headers={"Content-Type": "text/plain"},
     )
     assert response.status_code == 202, response.text
-    rows = pipeline.wait_rows("SELECT dwell_ms FROM events WHERE event_id = {e:String}", 1, e=bare["event_id"])
-    assert rows == [(1234,)]
+    rows = pipeline.wait_rows(
+        "SELECT dwell_ms, received_via FROM events WHERE event_id = {e:String}", 1, e=bare["event_id"]
+    )
+    assert rows == [(1234, "beacon")]
 
 
 def test_admin_query_endpoint_is_read_only(pipeline) -> None:

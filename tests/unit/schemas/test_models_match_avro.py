@@ -76,6 +76,6 @@ def test_llm_trace_matches_avro_with_nested_records() -> None:
 
 
 def test_input_models_carry_every_contract_field() -> None:
-    server_side = {"tenant_id", "sent_at", "received_at", "ts"}
+    server_side = {"tenant_id", "sent_at", "received_at", "ts", "received_via"}
     assert set(EventIn.model_fields) == set(FeedbackEvent.model_fields) - server_side
     assert set(TraceIn.model_fields) == set(LlmTrace.model_fields) - {"tenant_id", "received_at"}

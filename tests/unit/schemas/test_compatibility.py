@@ -1,0 +1,53 @@
+"""Every published version stays readable both ways; an incompatible change is refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from schemas.catalog import SUBJECTS, SchemaCatalog, default_catalog, parse_version
+from schemas.compatibility import check_full_transitive, incompatibility
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_published_versions_are_full_transitive(subject: str) -> None:
+    assert check_full_transitive(default_catalog(), subject) == []
+
+
+def _with_new_version(change) -> SchemaCatalog:  # type: ignore[no-untyped-def]
+    latest = default_catalog().latest("event")
+    definition = copy.deepcopy(latest.definition)
+    change(definition)
+    candidate = parse_version("event", latest.version + 1, json.dumps(definition))
+    return SchemaCatalog([*default_catalog().versions("event"), candidate])
+
+
+def test_a_new_required_field_without_default_is_refused() -> None:
+    catalog = _with_new_version(lambda d: d["fields"].append({"name": "plan", "type": "string"}))
+    problems = check_full_transitive(catalog, "event")
+    assert problems
+    assert any("plan" in p for p in problems)
+
+
+def test_a_changed_type_is_refused() -> None:
+    def retype(definition: dict) -> None:  # type: ignore[type-arg]
+        for field in definition["fields"]:
+            if field["name"] == "conversation_id":
+                field["type"] = "long"
+
+    assert check_full_transitive(_with_new_version(retype), "event")
+
+
+def test_an_optional_field_with_default_is_accepted() -> None:
+    catalog = _with_new_version(
+        lambda d: d["fields"].append({"name": "locale", "type": ["null", "string"], "default": None})
+    )
+    assert check_full_transitive(catalog, "event") == []
+
+
+def test_v1_reads_v2_and_v2_reads_v1() -> None:
+    v1, v2 = default_catalog().version("event", 1), default_catalog().version("event", 2)
+    assert incompatibility(v1, v2) is None
+    assert incompatibility(v2, v1) is None
