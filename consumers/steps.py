@@ -15,8 +15,9 @@ from confluent_kafka import Consumer, KafkaException
 from consumers.batch import Batch
 from consumers.dlq import DeadLetters
 from consumers.errors import InvalidMessage
-from consumers.metrics import DUPLICATES, INSERTED, INVALID
+from consumers.metrics import DUPLICATES, INSERTED, INVALID, LAG
 from consumers.rows import (
+    EVENT_COLUMNS,
     EVENT_INDEX,
     TRACE_INDEX,
     TraceDims,
@@ -27,10 +28,11 @@ from consumers.rows import (
     trace_version,
 )
 from consumers.store import ClickHouseStore, Key
+from runtime.telemetry import FeedbackTelemetry
 from schemas.errors import SchemaError
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroDecoder
-from schemas.vocabulary import EVENT_TYPES
+from schemas.vocabulary import EVENT_TYPES, EXPLICIT_TYPES
 
 log = structlog.get_logger(__name__)
 
@@ -232,6 +234,22 @@ class Write:
         self.next_step.submit(batch)
 
 
+class Announce:
+    """One ``chat.feedback.submitted`` OpenTelemetry event per explicit signal newly stored."""
+
+    def __init__(self, telemetry: FeedbackTelemetry, next_step: Step) -> None:
+        self._telemetry = telemetry
+        self.next_step = next_step
+
+    def submit(self, batch: Batch) -> None:
+        if self._telemetry.enabled:
+            kind, version = EVENT_INDEX["type"], EVENT_INDEX["version"]
+            for row in batch.event_rows:
+                if row[version] == 1 and row[kind] in EXPLICIT_TYPES:
+                    self._telemetry.submitted(dict(zip(EVENT_COLUMNS, row, strict=True)))
+        self.next_step.submit(batch)
+
+
 class Commit:
     """Offsets are committed only after ClickHouse has the rows (and the DLQ its letters)."""
 
@@ -242,6 +260,10 @@ class Commit:
         offsets = batch.next_offsets()
         if not offsets:
             return
+        for tp in offsets:
+            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0:
+                LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
@@ -259,11 +281,13 @@ def build_chain(
     subject_of_topic: Callable[[str], str],
     last_step: Step,
     registry: SchemaRegistry | None = None,
+    telemetry: FeedbackTelemetry | None = None,
 ) -> Step:
     """The whole chain, built anew on every partition assignment; ``last_step`` commits."""
     cache = TraceDimsCache(store)
+    written: Step = last_step if telemetry is None else Announce(telemetry, last_step)
     return Decode(
         subject_of_topic,
-        DeadLetter(dead_letters, Traces(store, cache, Events(store, cache, Write(store, last_step)))),
+        DeadLetter(dead_letters, Traces(store, cache, Events(store, cache, Write(store, written)))),
         registry,
     )

@@ -17,6 +17,7 @@ from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
 from consumers.steps import Commit, Step, build_chain
 from consumers.store import ClickHouseStore
+from runtime.telemetry import FeedbackTelemetry
 from schemas.registry import SchemaRegistry
 
 log = structlog.get_logger(__name__)
@@ -54,6 +55,7 @@ class Worker:
         policy: BatchPolicy | None = None,
         stop: threading.Event | None = None,
         registry: SchemaRegistry | None = None,
+        telemetry: FeedbackTelemetry | None = None,
     ) -> None:
         self.topics = topics
         self.policy = policy or BatchPolicy()
@@ -63,12 +65,15 @@ class Worker:
         self._dlq = dead_letters
         self._subject_of_topic = subject_of_topic
         self._registry = registry
+        self._telemetry = telemetry
         self._chain: Step = self._build_chain()
         self._pending: list[Message] = []
         self.log = log.bind(group=consumer_config.get("group.id"), topics=topics)
 
     def _build_chain(self) -> Step:
-        return build_chain(self._store, self._dlq, self._subject_of_topic, Commit(self._consumer), self._registry)
+        return build_chain(
+            self._store, self._dlq, self._subject_of_topic, Commit(self._consumer), self._registry, self._telemetry
+        )
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._chain = self._build_chain()

@@ -12,6 +12,7 @@ from typing import Annotated
 import orjson
 import structlog
 import typer
+from prometheus_client import start_http_server
 from rich.console import Console
 from rich.table import Table
 
@@ -128,6 +129,9 @@ def worker(
     names = None
     if topics:
         names = [settings.topic(t) if t in WORKER_TOPIC_KINDS else t for t in topics.split(",") if t]
+    if settings.metrics_addr:
+        host, _, port = settings.metrics_addr.rpartition(":")
+        start_http_server(int(port), host or "0.0.0.0")  # noqa: S104 (an address the user chose)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())  # finish the batch, commit, close

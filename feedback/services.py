@@ -23,6 +23,7 @@ from producers.query import QueryService
 from runtime.clickhouse import EngineOwner
 from runtime.kafka import consumer_config, producer_config
 from runtime.settings import Settings
+from runtime.telemetry import FeedbackTelemetry
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,7 @@ def make_worker(
     policy: BatchPolicy | None = None,
     database: str | None = None,
     extra_consumer_config: dict[str, Any] | None = None,
+    telemetry: FeedbackTelemetry | None = None,
 ) -> Worker:
     return Worker(
         consumer_config(settings, group or settings.worker_group, **(extra_consumer_config or {})),
@@ -56,6 +58,7 @@ def make_worker(
         policy=policy or BatchPolicy(settings.batch_max_messages, settings.batch_max_wait_s),
         stop=stop,
         registry=settings.registry(),
+        telemetry=telemetry or FeedbackTelemetry(settings.otel_exporter),
     )
 
 

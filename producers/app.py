@@ -24,6 +24,7 @@ from producers.intake import Intake, Record, accept_events, accept_traces, items
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS
 from producers.query import QueryService
+from producers.ratelimit import RateLimiter, RequestLimits
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
 from schemas.vocabulary import topic_kind
@@ -52,8 +53,13 @@ class Collector:
         keys: KeyStore,
         producer: DeliveryProducer,
         query: QueryService | None = None,
+        limits: RequestLimits | None = None,
     ) -> None:
         self.settings = settings
+        self.limits = limits or RequestLimits(
+            RateLimiter(settings.rate_limit_key_per_s, settings.rate_limit_key_burst),
+            RateLimiter(settings.rate_limit_user_per_s, settings.rate_limit_user_burst),
+        )
         self.keys = keys
         self.producer = producer
         self.query_service = query
@@ -114,6 +120,7 @@ class Collector:
         body, api_key, via = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.PUBLIC, KeyKind.SECRET)
         items, sent_at = items_of(body, "events", self.settings.max_items)
+        self.limits.check(api_key.key, tenant, map(user_of, items))
         intake = accept_events(items, sent_at, tenant, now_ms(), via)
         topics = self.topics
         return await self._produce("event", intake, lambda r: topics[topic_kind(r["type"])])
@@ -122,6 +129,7 @@ class Collector:
         body, api_key, _ = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.SECRET)
         items, _ = items_of(body, "traces", self.settings.max_items)
+        self.limits.check(api_key.key, tenant, ())
         intake = accept_traces(items, tenant, now_ms())
         topic = self.topics["traces"]
         return await self._produce("trace", intake, lambda _r: topic)
@@ -150,6 +158,14 @@ class BadRequestWithItems(BadRequest):
     def __init__(self, message: str, rejected: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.rejected = rejected
+
+
+def user_of(item: Any) -> str | None:
+    """Who an item is about, for the per-user limit: its user, else its session."""
+    if not isinstance(item, dict):
+        return None
+    who = item.get("user_id") or item.get("session_id")
+    return who if isinstance(who, str) else None
 
 
 def bearer_token(request: Request) -> str | None:

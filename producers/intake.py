@@ -99,7 +99,7 @@ def format_errors(exc: ValidationError) -> list[str]:
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
         message = error["msg"].removeprefix("Value error, ")
-        loc = ".".join(str(part) for part in error["loc"])
+        loc = field_path(error["loc"])
         if error["type"] == "extra_forbidden":
             message = "unknown field"
         elif error["type"] == "missing":
@@ -109,6 +109,19 @@ def format_errors(exc: ValidationError) -> list[str]:
         else:
             lines.extend(message.split("; "))
     return lines
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``('properties', 'plan')`` → ``properties.plan``; a map key itself → ``properties."x"[key]``."""
+    path = ""
+    for part in loc:
+        if part == "[key]":
+            path += "[key]"
+        elif isinstance(part, str) and (part == "" or not part.replace("_", "a").replace("-", "a").isalnum()):
+            path += f".{orjson.dumps(part).decode()}"
+        else:
+            path += f".{part}"
+    return path.removeprefix(".")
 
 
 def _validate(model: type[ModelT], index: int, item: Any) -> ModelT | Rejection:

@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_items: int = 1000
     topic_partitions: int = 6
+    # Token buckets, in items per second (0 turns a limit off).
+    rate_limit_key_per_s: float = 20_000
+    rate_limit_key_burst: float = 40_000
+    rate_limit_user_per_s: float = 100
+    rate_limit_user_burst: float = 1_000
+
+    # Observability.
+    otel_exporter: str = Field(default="none", pattern="^(none|console|otlp)$")
+    metrics_addr: str | None = None  # e.g. 0.0.0.0:9100: /metrics of a standalone `feedback worker`
 
     # Worker behaviour.
     worker_group: str = "feedback-workers"

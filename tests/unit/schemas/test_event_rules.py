@@ -78,3 +78,8 @@ def test_rfc3339_and_epoch_ms_agree() -> None:
     a = EventIn.model_validate(event(timestamp="2026-11-25T12:00:00.250+01:00"))
     b = EventIn.model_validate(event(timestamp=1_795_604_400_250))
     assert a.timestamp == b.timestamp
+
+
+def test_map_key_errors_name_the_key() -> None:
+    assert 'properties.""[key]: String should have at least 1 character' in errors_of(event(properties={"": "v"}))
+    assert "properties.plan: Input should be a valid string" in errors_of(event(properties={"plan": 1}))
