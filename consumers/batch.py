@@ -7,6 +7,7 @@ from typing import Any
 
 from confluent_kafka import Message, TopicPartition
 
+from consumers.bulk import Framed
 from consumers.errors import InvalidMessage
 from consumers.rows import Row
 
@@ -19,10 +20,12 @@ def position(message: Message) -> tuple[str, int, int]:
 @dataclass
 class Batch:
     messages: list[Message]
+    event_frames: list[tuple[Message, Framed]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     traces: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[tuple[Message, InvalidMessage]] = field(default_factory=list)
     event_rows: list[Row] = field(default_factory=list)
+    rejoin_rows: list[Row] = field(default_factory=list)
     trace_rows: list[Row] = field(default_factory=list)
     duplicates: int = 0
     rejoined: int = 0

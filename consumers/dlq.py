@@ -9,6 +9,7 @@ import structlog
 from confluent_kafka import Message, Producer
 
 from consumers.errors import Backpressure, InvalidMessage
+from consumers.metrics import INVALID
 
 log = structlog.get_logger(__name__)
 
@@ -58,3 +59,27 @@ class DeadLetters:
         failed, self._failed = self._failed, []
         if left or failed:
             raise Backpressure(f"DLQ not acknowledged: {left} pending, failures {failed[:3]}")
+
+
+class DeadLetterSink:
+    """Where a step puts invalid messages: the DLQ (acknowledged before the batch may be
+    committed), or, without one (a replay: its poison is in the DLQ already), the log."""
+
+    def __init__(self, dead_letters: DeadLetters | None) -> None:
+        self._dlq = dead_letters
+
+    def send(self, invalid: list[tuple[Message, InvalidMessage]]) -> None:
+        for message, error in invalid:
+            INVALID.labels(error.reason).inc()
+            if self._dlq is not None:
+                self._dlq.send(message, error)
+            else:
+                log.warning(
+                    "replay.invalid_skipped",
+                    reason=error.reason,
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                )
+        if invalid and self._dlq is not None:
+            self._dlq.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,10 +13,11 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from consumers.batch import Batch
+from consumers.chain import Step
 from consumers.dlq import DeadLetters
 from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
-from consumers.steps import Commit, Step, build_chain
+from consumers.steps import Commit, build_chain
 from consumers.store import ClickHouseStore
 from runtime.telemetry import FeedbackTelemetry
 from schemas.registry import SchemaRegistry
@@ -135,8 +137,10 @@ class Worker:
                 error = message.error()
                 if error is None:
                     self._pending.append(message)
-                    CONSUMED.labels(message.topic()).inc()
                 elif error.code() != KafkaError._PARTITION_EOF:
                     self.log.warning("worker.consume_error", error=str(error))
         messages, self._pending = self._pending, []
+        per_topic = Counter(str(message.topic()) for message in messages)
+        for topic, count in per_topic.items():
+            CONSUMED.labels(topic).inc(count)
         return messages

@@ -81,9 +81,12 @@ class AvroDecoder:
 
     def decode(self, payload: bytes) -> dict[str, Any]:
         writer, start = self.writer_of(payload)
+        return self.decode_body(writer, payload[start:])
+
+    def decode_body(self, writer: SchemaVersion, payload: bytes) -> dict[str, Any]:
+        """The body alone (framing already read), resolved into the reader schema."""
         reader = None if writer is self.reader else self.reader.parsed
         body = BytesIO(payload)
-        body.seek(start)
         try:
             record = cast(dict[str, Any], schemaless_reader(body, writer.parsed, reader))
         except Exception as exc:  # fastavro raises many kinds on a corrupt body

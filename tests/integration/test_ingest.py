@@ -129,3 +129,13 @@ def test_health_endpoints(pipeline) -> None:
     assert pipeline.http.get("/readyz").status_code == 200
     metrics = pipeline.http.get("/metrics").text
     assert "feedback_items_accepted_total" in metrics
+
+
+def test_ids_with_quotes_and_backslashes_join(pipeline) -> None:
+    conversation, trace_id = new_id("conv-"), 'it\'s a \\ "trace" ' + new_id()
+    assert pipeline.post("/v1/traces", trace(trace_id, conversation, model="odd"), key="secret").status_code == 202
+    pipeline.wait_rows("SELECT 1 FROM traces WHERE trace_id = {t:String}", 1, t=trace_id)
+    signal = event("copy", conversation_id=conversation, trace_id=trace_id)
+    assert pipeline.post("/v1/events", signal).status_code == 202
+    rows = pipeline.wait_rows("SELECT model FROM events WHERE event_id = {e:String}", 1, e=signal["event_id"])
+    assert rows == [("odd",)]

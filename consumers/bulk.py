@@ -1,0 +1,142 @@
+"""The worker's fast path for events: ClickHouse decodes the Avro, dedupes and joins, in SQL.
+
+Python only frames messages (header → writer schema, body bytes) and wraps the bodies of a batch
+in one Avro container per writer schema. ClickHouse reads them into a session-local stage table,
+checks the contract, and a single ``INSERT … SELECT`` drops what is stored already (by tenant
+and event_id, and repeats within the batch), joins each event to its trace and derives
+``thumb``/``rating`` — one insert, so the projections stay atomic with the rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+
+from consumers.errors import Backpressure
+from consumers.rows import EVENT_COLUMNS
+from schemas.catalog import SchemaVersion
+from schemas.ocf import container
+from schemas.vocabulary import EVENT_TYPES
+
+STAGE = "feedback_stage_events"
+# The newest event reader schema as ClickHouse reads it from Avro (a unit test keeps them in step).
+STAGE_COLUMNS = {
+    "event_id": "String",
+    "tenant_id": "String",
+    "type": "String",
+    "timestamp": "DateTime64(3, 'UTC')",
+    "sent_at": "Nullable(DateTime64(3, 'UTC'))",
+    "received_at": "DateTime64(3, 'UTC')",
+    "ts": "DateTime64(3, 'UTC')",
+    "conversation_id": "String",
+    "trace_id": "Nullable(String)",
+    "message_id": "Nullable(String)",
+    "turn_id": "Nullable(String)",
+    "response_id": "Nullable(String)",
+    "session_id": "Nullable(String)",
+    "user_id": "Nullable(String)",
+    "value": "Variant(Int64, String)",
+    "reasons": "Array(String)",
+    "comment": "Nullable(String)",
+    "edited_text": "Nullable(String)",
+    "edit_distance": "Nullable(Int64)",
+    "copied_chars": "Nullable(Int64)",
+    "attempt": "Nullable(Int64)",
+    "dwell_ms": "Nullable(Int64)",
+    "properties": "Map(String, String)",
+    "received_via": "String DEFAULT 'http'",
+}
+TYPES = ", ".join(f"'{t}'" for t in sorted(EVENT_TYPES))
+VIOLATIONS = f"""
+SELECT count() FROM {STAGE}
+WHERE tenant_id = '' OR event_id = '' OR conversation_id = '' OR type NOT IN ({TYPES})
+   OR (type = 'rating' AND NOT (variantType(value) = 'Int64' AND variantElement(value, 'Int64') BETWEEN 1 AND 5))
+   OR (type = 'thumbs'
+       AND NOT (variantType(value) = 'String' AND variantElement(value, 'String') IN ('up', 'down', 'none')))
+"""
+INSERT = """
+INSERT INTO {db}.events_log ({columns})
+SELECT
+    s.tenant_id, s.event_id, s.type, s.timestamp, s.sent_at, s.received_at, s.ts, s.conversation_id,
+    s.trace_id, s.message_id, s.turn_id, s.response_id, s.session_id, s.user_id,
+    multiIf(variantType(s.value) = 'String', variantElement(s.value, 'String'),
+            variantType(s.value) = 'Int64', toString(variantElement(s.value, 'Int64')), NULL) AS value,
+    if(s.type = 'thumbs', variantElement(s.value, 'String'), NULL) AS thumb,
+    if(s.type = 'rating', toUInt8(variantElement(s.value, 'Int64')), NULL) AS rating,
+    s.reasons, s.comment, s.edited_text,
+    CAST(s.edit_distance, 'Nullable(UInt32)'), CAST(s.copied_chars, 'Nullable(UInt32)'),
+    CAST(s.attempt, 'Nullable(UInt32)'), CAST(s.dwell_ms, 'Nullable(UInt32)'),
+    s.properties, s.received_via,
+    t.model, t.model_version, t.provider, t.prompt_template, t.prompt_version, t.feature, t.latency_ms,
+    t.tool_failed, t.trace_id IS NOT NULL AS trace_joined,
+    1 AS version, 1 AS sign
+FROM (SELECT * FROM {stage} LIMIT 1 BY tenant_id, event_id) AS s
+LEFT JOIN
+(
+    SELECT tenant_id, trace_id, model, model_version, provider, prompt_template, prompt_version, feature,
+           latency_ms, tool_failed
+    FROM {db}.traces_log FINAL
+    WHERE sign = 1 AND (tenant_id, trace_id) IN (SELECT tenant_id, assumeNotNull(trace_id) FROM {stage})
+) AS t ON s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id
+WHERE (s.tenant_id, s.event_id) NOT IN
+(
+    SELECT tenant_id, event_id FROM {db}.events_log
+    WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {stage})
+)
+SETTINGS join_use_nulls = 1
+"""
+
+
+class BulkRefused(Exception):
+    """ClickHouse could not read the batch, or a record breaks the contract: take the slow path,
+    which finds the culprits one by one."""
+
+
+@dataclass(frozen=True)
+class Framed:
+    """An event message whose header named its writer schema; the body is still Avro."""
+
+    writer: SchemaVersion
+    body: bytes
+
+
+class BulkEventWriter:
+    def __init__(self, client: Client, database: str) -> None:
+        self._client = client
+        self._insert = INSERT.format(db=database, stage=STAGE, columns=", ".join(EVENT_COLUMNS))
+        columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
+        self._run(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ({columns}) ENGINE = Memory")
+
+    def write(self, framed: list[Framed]) -> None:
+        """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
+        (How many were duplicates is not counted here: that would cost a second pass.)"""
+        self._run(f"TRUNCATE TABLE {STAGE}")
+        by_writer: dict[int, tuple[SchemaVersion, list[bytes]]] = {}
+        for item in framed:
+            by_writer.setdefault(id(item.writer), (item.writer, []))[1].append(item.body)
+        try:
+            for writer, bodies in by_writer.values():
+                self._client.raw_insert(
+                    STAGE,
+                    insert_block=container(json.dumps(writer.definition), bodies),
+                    fmt="Avro",
+                    settings={"input_format_avro_allow_missing_fields": 1},
+                )
+            if int(self._client.command(VIOLATIONS)):  # type: ignore[arg-type]
+                raise BulkRefused("a record breaks the contract")
+        except OperationalError as exc:
+            raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
+        except ClickHouseError as exc:
+            raise BulkRefused(f"ClickHouse could not read the batch: {exc}") from exc
+        self._run(self._insert)
+
+    def _run(self, sql: str) -> object:
+        try:
+            return self._client.command(sql)
+        except OperationalError as exc:
+            raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
+        except ClickHouseError as exc:
+            raise Backpressure(f"ClickHouse refused {sql.split(maxsplit=1)[0]}: {exc}") from exc

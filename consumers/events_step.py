@@ -1,0 +1,91 @@
+"""Events in the worker: stored once each (by tenant and event_id), joined to their trace.
+
+The fast path hands the batch to ClickHouse (``consumers.bulk``). When ClickHouse cannot read a
+batch, a record breaks the contract, or rows are needed in Python (telemetry), the slow path
+decodes each message with fastavro: poison goes to the DLQ one by one, the rest is stored the
+same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from consumers.batch import Batch
+from consumers.bulk import BulkEventWriter, BulkRefused
+from consumers.chain import Step
+from consumers.dlq import DeadLetterSink
+from consumers.errors import InvalidMessage
+from consumers.metrics import DUPLICATES, INSERTED
+from consumers.records import contract_violation
+from consumers.rows import event_row
+from consumers.store import ClickHouseStore, Key
+from consumers.traces_step import TraceDimsCache
+from schemas.errors import SchemaError
+from schemas.serde import AvroDecoder
+
+log = structlog.get_logger(__name__)
+
+
+class Events:
+    def __init__(
+        self,
+        store: ClickHouseStore,
+        cache: TraceDimsCache,
+        decoder: AvroDecoder,
+        sink: DeadLetterSink,
+        bulk: BulkEventWriter | None,
+        next_step: Step,
+    ) -> None:
+        self._store = store
+        self._cache = cache
+        self._decoder = decoder
+        self._sink = sink
+        self._bulk = bulk
+        self.next_step = next_step
+
+    def submit(self, batch: Batch) -> None:
+        if batch.event_frames:
+            if self._bulk is not None:
+                try:
+                    self._bulk.write([framed for _, framed in batch.event_frames])
+                    INSERTED.labels("events").inc(len(batch.event_frames))
+                except BulkRefused as refused:
+                    log.info("worker.slow_path", reason=str(refused)[:300], messages=len(batch.event_frames))
+                    self._one_by_one(batch)
+            else:
+                self._one_by_one(batch)
+        self.next_step.submit(batch)
+
+    def _one_by_one(self, batch: Batch) -> None:
+        invalid = []
+        for message, framed in batch.event_frames:
+            try:
+                event = self._decoder.decode_body(framed.writer, framed.body)
+            except SchemaError as exc:
+                invalid.append((message, InvalidMessage("undecodable", str(exc))))
+                continue
+            problem = contract_violation("event", event)
+            if problem:
+                invalid.append((message, InvalidMessage("schema-invalid", problem)))
+            else:
+                batch.events.append(event)
+        batch.invalid.extend(invalid)
+        self._sink.send(invalid)
+        self._store_rows(batch)
+
+    def _store_rows(self, batch: Batch) -> None:
+        unique: dict[Key, dict[str, Any]] = {}
+        for event in batch.events:
+            unique.setdefault((event["tenant_id"], event["event_id"]), event)
+        stored = self._store.stored_event_ids(unique)
+        fresh = [event for key, event in unique.items() if key not in stored]
+        batch.duplicates += len(batch.events) - len(fresh)
+        trace_keys = {(e["tenant_id"], e["trace_id"]) for e in fresh if e["trace_id"]}
+        dims = self._cache.get_many(trace_keys) if trace_keys else {}
+        rows = [event_row(e, dims.get((e["tenant_id"], e["trace_id"] or ""))) for e in fresh]
+        self._store.insert_events(rows)
+        batch.event_rows.extend(rows)
+        INSERTED.labels("events").inc(len(rows))
+        DUPLICATES.inc(len(batch.events) - len(fresh))

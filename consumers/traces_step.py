@@ -1,0 +1,95 @@
+"""Traces in the worker: latest report wins, join dimensions cached, late-joined events mended."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from consumers.batch import Batch
+from consumers.chain import Step
+from consumers.rows import (
+    EVENT_INDEX,
+    TRACE_INDEX,
+    TraceDims,
+    cancelled_trace_row,
+    rejoined_rows,
+    trace_row,
+    trace_version,
+)
+from consumers.store import ClickHouseStore, Key
+
+
+class TraceDimsCache:
+    """Recently seen traces' join dimensions, bounded; misses are looked up in ClickHouse."""
+
+    def __init__(self, store: ClickHouseStore, capacity: int = 200_000) -> None:
+        self._store = store
+        self._capacity = capacity
+        self._dims: OrderedDict[Key, TraceDims] = OrderedDict()
+
+    def put(self, key: Key, dims: TraceDims) -> None:
+        self._dims[key] = dims
+        self._dims.move_to_end(key)
+        if len(self._dims) > self._capacity:
+            self._dims.popitem(last=False)
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, TraceDims]:
+        found: dict[Key, TraceDims] = {}
+        missing = set()
+        for key in keys:
+            dims = self._dims.get(key)
+            if dims is None:
+                missing.add(key)
+            else:
+                found[key] = dims
+        if missing:
+            for key, dims in self._store.trace_dims(missing).items():
+                self.put(key, dims)
+                found[key] = dims
+        return found
+
+
+class Traces:
+    """Latest report per trace wins: new traces are stored, re-reports replace (and move their
+    ``responses`` count), stale or repeated reports are dropped. Events that waited for these
+    traces are rejoined."""
+
+    def __init__(self, store: ClickHouseStore, cache: TraceDimsCache, next_step: Step) -> None:
+        self._store = store
+        self._cache = cache
+        self.next_step = next_step
+
+    def submit(self, batch: Batch) -> None:
+        if batch.traces:
+            self._store_traces(batch)
+        self.next_step.submit(batch)
+
+    def _store_traces(self, batch: Batch) -> None:
+        latest: dict[Key, dict[str, Any]] = {}
+        for trace in batch.traces:
+            key = (trace["tenant_id"], trace["trace_id"])
+            if key not in latest or trace_version(trace) > trace_version(latest[key]):
+                latest[key] = trace
+        stored = {(row[0], row[1]): row for row in self._store.stored_traces(latest)}
+        for key, trace in latest.items():
+            previous = stored.get(key)
+            if previous is not None and previous[TRACE_INDEX["version"]] >= trace_version(trace):
+                batch.duplicates += 1
+                continue
+            if previous is not None:
+                batch.trace_rows.append(cancelled_trace_row(previous))
+            batch.trace_rows.append(trace_row(trace))
+            self._cache.put(key, TraceDims.of_trace(trace))
+        # Every trace key of the batch, not only the new ones: a crash between storing a trace
+        # and rejoining its events is mended when the batch is read again.
+        waiting = self._store.unjoined_events(latest)
+        if not waiting:
+            return
+        dims = self._cache.get_many(latest)
+        tenant, trace_id = EVENT_INDEX["tenant_id"], EVENT_INDEX["trace_id"]
+        for stored_event in waiting:
+            found = dims.get((stored_event[tenant], stored_event[trace_id]))
+            if found is not None:
+                batch.rejoin_rows.extend(rejoined_rows(stored_event, found))
+                batch.rejoined += 1

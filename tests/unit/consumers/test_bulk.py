@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from consumers.bulk import INSERT, STAGE_COLUMNS, VIOLATIONS
+from consumers.rows import EVENT_COLUMNS
+from schemas.catalog import default_catalog
+from schemas.vocabulary import EVENT_TYPES
+
+
+def test_the_stage_table_reads_the_newest_event_schema() -> None:
+    fields = [f["name"] for f in default_catalog().latest("event").definition["fields"]]
+    assert list(STAGE_COLUMNS) == fields, "a new event schema version needs the stage table (consumers/bulk.py)"
+
+
+def test_the_insert_fills_every_events_log_column() -> None:
+    assert INSERT.count("{columns}") == 1
+    select = INSERT.split("SELECT", 1)[1].split("FROM (SELECT * FROM", 1)[0]
+    assert select.count(",") + 1 == len(EVENT_COLUMNS)
+
+
+def test_the_sql_contract_check_knows_every_type() -> None:
+    assert all(f"'{kind}'" in VIOLATIONS for kind in EVENT_TYPES)
