@@ -87,9 +87,11 @@ def up() -> None:
 
             worker_thread = threading.Thread(target=run_worker, name="worker", daemon=True)
             worker_thread.start()
+            public = KeyStore.load(settings.keys_file).first(KeyKind.PUBLIC)
             log.info(
                 "pipeline.up",
                 http=f"http://{settings.http_addr}",
+                demo=f"http://{settings.http_addr}/demo/?key={public.key}" if public else None,
                 kafka=settings.kafka_bootstrap,
                 keys=str(settings.keys_file),
             )
