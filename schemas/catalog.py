@@ -40,7 +40,7 @@ def parse_version(subject: str, version: int, text: str) -> SchemaVersion:
         subject=subject,
         version=version,
         definition=definition,
-        parsed=parse_schema(definition, _write_hint=False, _force=True),
+        parsed=parse_schema(definition),  # parsed once, with the hint that stops fastavro parsing it again
         fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
     )
 

@@ -56,3 +56,10 @@ def test_unknown_fingerprint_and_garbage_are_errors() -> None:
         AvroDecoder("event").decode(payload[:14])
     with pytest.raises(UndecodableMessage):
         AvroDecoder("trace").decode(payload)
+
+
+def test_schemas_are_parsed_once_for_fastavro() -> None:
+    # Without fastavro's parse marker, every encode call parses the schema again (half the speed).
+    for subject in ("event", "trace"):
+        for version in default_catalog().versions(subject):
+            assert version.parsed.get("__fastavro_parsed"), (subject, version.version)
