@@ -14,12 +14,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from confluent_kafka import KafkaError, Message, Producer
 
 from bench.data import EVENTS_PER_TRACE, TENANT, Generator
+from consumers.errors import Backpressure
+from consumers.rows import TraceDims, event_row, trace_row
+from consumers.store import ClickHouseStore
 from producers.app import message_key
 from producers.intake import Intake, accept_events, accept_traces
+from producers.query import clickhouse_message
+from runtime.clickhouse import ClickHouseTarget
 from runtime.kafka import producer_config
+from runtime.logs import configure_logging
+from runtime.migrations import migrate
 from runtime.settings import Settings
 from schemas.serde import AvroDecoder, AvroEncoder
 from schemas.vocabulary import topic_kind
@@ -99,13 +107,17 @@ class InsertSpec:
     batch: int  # messages per insert, like the worker's batch
 
 
-def insert_baseline(spec: InsertSpec) -> dict[str, float]:
-    """Entry point of a spawned child: the worker's rows, written without Kafka."""
-    from consumers.rows import TraceDims, event_row, trace_row
-    from consumers.store import ClickHouseStore
-    from runtime.clickhouse import ClickHouseTarget
-    from runtime.migrations import migrate
+def insert_baseline(spec: InsertSpec) -> dict[str, Any]:
+    """Entry point of a spawned child: the worker's rows, written without Kafka. A failed insert
+    is reported (``error``), not raised: the other numbers of the stage still count."""
+    configure_logging("console", "warning")
+    try:
+        return _insert_baseline(spec)
+    except (ClickHouseError, Backpressure) as exc:
+        return {"error": clickhouse_message(exc)}
 
+
+def _insert_baseline(spec: InsertSpec) -> dict[str, Any]:
     generator = Generator(spec.seed, run=spec.run, now_ms=spec.now_ms)
     decoders = {"event": AvroDecoder("event"), "trace": AvroDecoder("trace")}
     encoders = {"event": AvroEncoder("event"), "trace": AvroEncoder("trace")}

@@ -7,11 +7,12 @@ worker process, without touching its chdb engine (which only it may open).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConsumerGroupTopicPartitions
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class GroupLag:
                 self.high[(tp.topic, tp.partition)] = high
         finally:
             probe.close()
+
+    def delete_group(self) -> None:
+        """Forget the group once its worker is gone (its topics are deleted with the workspace)."""
+        for future in self._admin.delete_consumer_groups([self.group], request_timeout=10).values():
+            with contextlib.suppress(KafkaException):
+                future.result()
 
     def totals(self) -> dict[str, int]:
         totals: dict[str, int] = {}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
@@ -99,9 +98,7 @@ async def _closed_loop(spec: LoadSpec, bodies: list[bytes]) -> LoadResult:
                 result.latencies_ms.append((done - started) * 1000)
 
     limits = httpx.Limits(max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency)
-    async with httpx.AsyncClient(
-        base_url=spec.url, headers=headers(spec.key), limits=limits, timeout=30.0
-    ) as client:
+    async with httpx.AsyncClient(base_url=spec.url, headers=headers(spec.key), limits=limits, timeout=30.0) as client:
         await asyncio.sleep(max(0.0, spec.start_at - time.monotonic()))
         await asyncio.gather(mark_cpu(), *(user(client, i) for i in range(spec.concurrency)))
     result.cpu_s = cpu_marks[1] - cpu_marks[0] if len(cpu_marks) == 2 else 0.0
@@ -120,19 +117,17 @@ def run_closed_loop(
     batch_size: int,
     seed: int,
     run: str,
-    spawn_lead_s: float = 4.0,
+    start_at: float,
 ) -> LoadResult:
-    """``concurrency`` requests in flight in total, over ``processes`` spawned client processes."""
-    start_at = time.monotonic() + spawn_lead_s
+    """``concurrency`` requests in flight in total, over ``processes`` spawned client processes, from
+    ``start_at`` (monotonic; leave the children a few seconds to start and build their bodies)."""
     share = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
     specs = [
-        LoadSpec(
-            url, key, seed + i, f"{run}p{i}", bodies, batch_size, share[i], start_at, warmup_s, duration_s
-        )
+        LoadSpec(url, key, seed + i, f"{run}p{i}", bodies, batch_size, share[i], start_at, warmup_s, duration_s)
         for i in range(processes)
     ]
     total = LoadResult()
-    with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
+    with get_context("spawn").Pool(processes) as pool:  # terminated on the way out, even on Ctrl-C
         for part in pool.map(closed_loop, specs):
             total.merge(part)
     return total
@@ -156,10 +151,12 @@ async def open_loop(
     requests_per_s: float,
     on_answer: Callable[[Sent], Awaitable[None] | None] | None = None,
     max_in_flight: int = 256,
+    sent: list[Sent] | None = None,
 ) -> list[Sent]:
     """Send ``bodies`` (event count, body) at a steady rate; a slow collector makes requests pile up
-    (up to ``max_in_flight``), it does not slow the schedule down."""
-    sent: list[Sent] = []
+    (up to ``max_in_flight``), it does not slow the schedule down. Each request is appended to
+    ``sent`` as it goes out (so others can watch it)."""
+    sent = [] if sent is None else sent
     slots = asyncio.Semaphore(max_in_flight)
 
     async def one(record: Sent, body: bytes) -> None:

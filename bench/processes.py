@@ -36,7 +36,8 @@ class Service:
         self._process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self.started_at = 0.0
-        self.peak_rss_mb = 0.0
+        self.peak_rss_mb = 0.0  # VmHWM: includes file-backed pages (chdb's 550 MB library is one)
+        self.peak_anon_mb = 0.0  # the largest RssAnon sampled: the process's own memory
 
     @property
     def pid(self) -> int:
@@ -59,7 +60,8 @@ class Service:
         return self
 
     def _read(self) -> None:
-        assert self._process is not None and self._process.stdout is not None
+        assert self._process is not None
+        assert self._process.stdout is not None
         for line in self._process.stdout:
             self.lines.append((time.monotonic(), line.rstrip()))
 
@@ -96,6 +98,7 @@ class Service:
         """Refresh ``peak_rss_mb`` from the kernel's high-water mark (call while alive)."""
         if self.alive():
             self.peak_rss_mb = max(self.peak_rss_mb, peak_rss_mb(self.pid))
+            self.peak_anon_mb = max(self.peak_anon_mb, _status_kb(self.pid, "RssAnon") / 1024)
         return self.peak_rss_mb
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
@@ -137,9 +140,15 @@ def peak_rss_mb(pid: int) -> float:
     return _status_kb(pid, "VmHWM") / 1024
 
 
+def rss_mb(pid: int) -> float:
+    """The process's resident set now (``VmRSS``), in MiB."""
+    return _status_kb(pid, "VmRSS") / 1024
+
+
 def thread_cpu_s(pid: int) -> dict[str, float]:
     """CPU seconds (user + system) so far, summed by thread name (``rdk:broker1``, ``python``, ...)."""
     totals: dict[str, float] = {}
+    main_name = Path(f"/proc/{pid}/comm").read_text().strip()
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             stat = (task / "stat").read_text()
@@ -148,17 +157,21 @@ def thread_cpu_s(pid: int) -> dict[str, float]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
         ticks = int(fields[11]) + int(fields[12])  # utime, stime
-        key = _thread_group(name, task.name == str(pid))
+        key = _thread_group(name, task.name == str(pid), main_name)
         totals[key] = totals.get(key, 0.0) + ticks / CLOCK_TICKS
     return totals
 
 
-def _thread_group(name: str, main: bool) -> str:
+def _thread_group(name: str, main: bool, main_name: str) -> str:
+    """Thread names as the kernel knows them: Python threads keep the process's name, librdkafka's
+    start with ``rdk:``, the embedded ClickHouse engine's have their own (ThreadPool, MergeMutate...)."""
     if main:
-        return "main (python)"
+        return "main thread"
+    if name == main_name:
+        return "other python threads"
     if name.startswith("rdk:"):
         return "librdkafka"
-    return name
+    return f"chdb: {name}"
 
 
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -184,10 +197,16 @@ class CpuUse:
     seconds: float
     by_thread: dict[str, float]  # CPU seconds per thread group over the window
     machine_busy: float  # 0..1 of all cores
+    broker_cores: float | None = None  # the local Kafka broker's CPU, when it runs on this machine
 
     @property
     def cores(self) -> float:
         return sum(self.by_thread.values()) / self.seconds if self.seconds > 0 else 0.0
+
+    def others(self, *known_cores: float | None) -> float:
+        """Cores busy with anything else on the machine (other users' work, the bench itself...)."""
+        cpus = len(os.sched_getaffinity(0))
+        return max(0.0, self.machine_busy * cpus - self.cores - sum(c or 0.0 for c in known_cores))
 
     def share(self) -> dict[str, float]:
         """Cores used per thread group, largest first."""
@@ -198,25 +217,55 @@ class CpuUse:
 
 
 class CpuWindow:
-    """CPU of one process (per thread) and of the machine between ``begin()`` and ``end()``."""
+    """CPU of one process (per thread), of the Kafka broker if it runs here, and of the machine,
+    between ``begin()`` and ``end()``."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
+        self.broker_pid = find_pid("kafka.Kafka")
         self._start = 0.0
         self._threads: dict[str, float] = {}
+        self._broker = 0.0
         self._machine = (0, 0)
 
     def begin(self) -> None:
         self._start = time.monotonic()
         self._threads = thread_cpu_s(self.pid)
+        self._broker = process_cpu_s(self.broker_pid)
         self._machine = machine_jiffies()
 
     def end(self) -> CpuUse:
         seconds = time.monotonic() - self._start
         threads = cpu_delta(self._threads, thread_cpu_s(self.pid))
+        broker = process_cpu_s(self.broker_pid) - self._broker
         busy, total = machine_jiffies()
         spent = total - self._machine[1]
-        return CpuUse(seconds, threads, (busy - self._machine[0]) / spent if spent else 0.0)
+        machine = (busy - self._machine[0]) / spent if spent else 0.0
+        return CpuUse(seconds, threads, machine, broker / seconds if self.broker_pid and seconds > 0 else None)
+
+
+def find_pid(needle: str) -> int | None:
+    """A process whose command line contains ``needle`` (read-only look at /proc)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle.encode() in (entry / "cmdline").read_bytes():
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def process_cpu_s(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def sleep_until(moment: float) -> None:

@@ -1,0 +1,89 @@
+"""How big each stage runs (``--quick`` for a smoke test), and the targets the report shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CollectorSizes:
+    warmup_s: float
+    duration_s: float
+    concurrency: int  # requests in flight, over all client processes
+    client_processes: int
+    bodies_per_client: int  # distinct 100-event bodies each client cycles through
+    batch_size: int
+    baseline_events: int
+
+
+@dataclass(frozen=True)
+class WorkerSizes:
+    events: int
+    batch: int  # messages per insert in the baseline (the worker's FEEDBACK_BATCH_MAX_MESSAGES)
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class FreshnessSizes:
+    events_per_s: int
+    batch_size: int
+    duration_s: float
+    poll_interval_s: float
+    drain_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Sizes:
+    collector: CollectorSizes
+    worker: WorkerSizes
+    freshness: FreshnessSizes
+
+
+FULL = Sizes(
+    collector=CollectorSizes(
+        warmup_s=3, duration_s=20, concurrency=32, client_processes=2, bodies_per_client=400,
+        batch_size=100, baseline_events=200_000,
+    ),
+    worker=WorkerSizes(events=200_000, batch=5000, timeout_s=120),
+    freshness=FreshnessSizes(
+        events_per_s=5000, batch_size=100, duration_s=25, poll_interval_s=0.05, drain_timeout_s=20
+    ),
+)  # fmt: skip
+
+QUICK = Sizes(
+    collector=CollectorSizes(
+        warmup_s=1, duration_s=5, concurrency=16, client_processes=1, bodies_per_client=100,
+        batch_size=100, baseline_events=30_000,
+    ),
+    worker=WorkerSizes(events=20_000, batch=5000, timeout_s=45),
+    freshness=FreshnessSizes(
+        events_per_s=5000, batch_size=100, duration_s=6, poll_interval_s=0.05, drain_timeout_s=10
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    bound: float
+    higher_is_better: bool
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return value >= self.bound if self.higher_is_better else value <= self.bound
+
+    def describe(self) -> str:
+        return f"{'≥' if self.higher_is_better else '≤'} {self.bound:,g}"
+
+
+TARGETS = (
+    Target("collector_events_per_s", "collector events/s", 25_000, True),
+    Target("collector_ratio", "collector / baseline", 0.7, True),
+    Target("worker_events_per_s", "worker events/s", 60_000, True),
+    Target("worker_ratio", "worker / baseline", 0.5, True),
+    Target("freshness_p99_ms", "freshness p99 ms", 2_000, False),
+    Target("collector_peak_rss_mb", "collector peak RSS MB", 300, False),
+    Target("worker_peak_rss_mb", "worker peak RSS MB", 300, False),
+)
