@@ -23,8 +23,16 @@ from consumers.replay import plan_slice
 from consumers.replay import replay as run_replay
 from feedback.progress import replay_progress
 from feedback.querying import QueryFailed, run_query
-from feedback.services import WORKER_TOPIC_KINDS, CollectorServer, engine_claim, make_collector, make_worker
+from feedback.services import (
+    WORKER_TOPIC_KINDS,
+    CollectorServer,
+    EngineBusy,
+    engine_claim,
+    make_collector,
+    make_worker,
+)
 from producers.keys import KeyKind, KeyStore, write_dev_keys
+from runtime.errors import BrokerError, KafkaUnavailable
 from runtime.kafka import ensure_topics
 from runtime.logs import configure_logging
 from runtime.migrations import migrate as apply_migrations
@@ -45,6 +53,15 @@ log = structlog.get_logger("feedback")
 def _console() -> Console:
     """A terminal gets its own width; a pipe gets wide tables rather than truncated cells."""
     return Console() if sys.stdout.isatty() else Console(width=240)
+
+
+def main() -> None:
+    """The ``feedback`` entry point: expected failures are one line on stderr, not a traceback."""
+    try:
+        app()
+    except (EngineBusy, KafkaUnavailable, BrokerError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 def _settings() -> Settings:
@@ -151,7 +168,8 @@ def migrate(
 ) -> None:
     """Apply the sql/ migrations (idempotent, versioned)."""
     settings = _settings()
-    applied = apply_migrations(settings.clickhouse().connect(), database or settings.clickhouse_database)
+    with engine_claim(settings, None):
+        applied = apply_migrations(settings.clickhouse().connect(), database or settings.clickhouse_database)
     _console().print(
         f"applied {len(applied)} migration(s)"
         + (": " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied) if applied else "")

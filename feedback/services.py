@@ -120,6 +120,10 @@ class CollectorServer:
         self.server.should_exit = True
 
 
+class EngineBusy(Exception):
+    """Another process holds the embedded engine."""
+
+
 class EmbeddedEngine:
     """Claims the embedded engine for this process so ``feedback query`` goes through us."""
 
@@ -130,9 +134,10 @@ class EmbeddedEngine:
     def __enter__(self) -> EmbeddedEngine:
         current = EngineOwner.current(self.path)
         if current is not None and current.pid != self.owner.pid:
-            raise RuntimeError(
-                f"the embedded ClickHouse at {self.path} is in use by pid {current.pid}; "
-                "chdb allows one process per engine: stop it first"
+            raise EngineBusy(
+                f"the embedded ClickHouse at {self.path} is in use by pid {current.pid} "
+                "(chdb allows one process per engine): stop that process first, or use a ClickHouse "
+                "server (FEEDBACK_CLICKHOUSE_URL=http://...)"
             )
         self.owner.claim(self.path)
         return self

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
 import pytest
 
+from runtime.clickhouse import EngineOwner
 from runtime.migrations import bundled_migrations
 from tests.helpers import event, free_port, new_id, trace, wait_for
 from tests.integration.processes import (
@@ -108,3 +110,13 @@ def _healthy(base: str) -> bool:
         return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_busy_embedded_engine_is_a_clear_error(tmp_path: Path) -> None:
+    engine = (tmp_path / ".data" / "clickhouse").resolve()
+    EngineOwner(pid=os.getpid(), http_addr=None).claim(engine)  # as if a pipeline (this process) held it
+    for command in (("migrate",), ("rejoin",), ("query", "SELECT 1")):
+        result = run_feedback(*command, env=feedback_env(), cwd=tmp_path)
+        assert result.returncode == 1, command
+        assert f"pid {os.getpid()}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
