@@ -12,18 +12,11 @@ from consumers.errors import Backpressure
 from consumers.rows import EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
 
 Key = tuple[str, str]  # (tenant_id, id)
-KEYS = "{keys}"  # a literal list of (tenant, id) tuples, see key_list
-
-
-def quote(text: str) -> str:
-    """A ClickHouse string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def key_list(keys: Iterable[Key]) -> str:
-    """``(('t','a'),('t','b'))``: built here because binding tens of thousands of tuples through the
-    driver's generic parameter formatting costs more than the query itself."""
-    return "(" + ",".join(f"({quote(tenant)},{quote(ident)})" for tenant, ident in keys) + ")"
+# A lookup's keys go into a session-local table first (a binary insert): thousands of literal
+# tuples in the SQL text cost more to bind and to parse than the lookup itself.
+KEY_TABLE = "feedback_lookup_keys"
+KEYS = f"(SELECT tenant_id, id FROM {KEY_TABLE})"
+IDS = f"(SELECT id FROM {KEY_TABLE})"
 
 
 class ClickHouseStore:
@@ -36,13 +29,21 @@ class ClickHouseStore:
         self._traces = client.create_insert_context(f"{database}.traces_log", column_names=list(TRACE_COLUMNS))
         self._event_cols = ", ".join(EVENT_COLUMNS)
         self._trace_cols = ", ".join(TRACE_COLUMNS)
+        client.command(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {KEY_TABLE} (tenant_id String, id String) ENGINE = Memory"
+        )
+        self._keys = client.create_insert_context(KEY_TABLE, column_names=["tenant_id", "id"])
 
     def _rows(self, sql: str, keys: Iterable[Key]) -> list[Row]:
-        wanted = list(keys)
+        """Run a lookup whose SQL reads the keys as ``KEYS`` (pairs) or ``IDS`` (ids alone)."""
+        wanted = [list(key) for key in keys]
         if not wanted:
             return []
         try:
-            return [list(row) for row in self._client.query(sql.replace(KEYS, key_list(wanted))).result_rows]
+            self._client.command(f"TRUNCATE TABLE {KEY_TABLE}")
+            self._keys.data = wanted
+            self._client.insert(context=self._keys)
+            return [list(row) for row in self._client.query(sql).result_rows]
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
 
@@ -52,6 +53,16 @@ class ClickHouseStore:
             keys,
         )
         return {(row[0], row[1]) for row in rows}
+
+    def stored_trace_versions(self, keys: Iterable[Key]) -> dict[Key, int]:
+        """The version of the latest stored report of each of these traces (no FINAL needed: every
+        report is a +1 row, and a newer report always has a higher version)."""
+        rows = self._rows(
+            f"SELECT tenant_id, trace_id, max(version) FROM {self._db}.traces_log "
+            f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1 GROUP BY tenant_id, trace_id",
+            keys,
+        )
+        return {(row[0], row[1]): int(row[2]) for row in rows}
 
     def stored_traces(self, keys: Iterable[Key]) -> list[Row]:
         """The current row of each trace (latest report), full width, ready to insert again."""
@@ -82,11 +93,17 @@ class ClickHouseStore:
         keys = list(trace_keys)
         if not keys:
             return []
-        trace_ids = "(" + ",".join(quote(trace_id) for _, trace_id in keys) + ")"
+        # Candidates without FINAL first (cheap; may include events joined since, whose first
+        # version is not merged away yet), then the current rows of those few by primary key.
+        candidates = self._rows(
+            f"SELECT DISTINCT tenant_id, event_id FROM {self._db}.events_log "
+            f"WHERE trace_id IN {IDS} AND (tenant_id, trace_id) IN {KEYS} AND sign = 1 AND NOT trace_joined",
+            keys,
+        )
         return self._rows(
             f"SELECT {self._event_cols} FROM {self._db}.events_log FINAL "
-            f"WHERE trace_id IN {trace_ids} AND (tenant_id, trace_id) IN {KEYS} AND sign = 1 AND NOT trace_joined",
-            keys,
+            f"WHERE (tenant_id, event_id) IN {KEYS} AND sign = 1 AND NOT trace_joined",
+            [(row[0], row[1]) for row in candidates],
         )
 
     def unjoined_with_trace(self, limit: int) -> list[Row]:

@@ -10,7 +10,6 @@ from consumers.batch import Batch
 from consumers.chain import Step
 from consumers.rows import (
     EVENT_INDEX,
-    TRACE_INDEX,
     TraceDims,
     cancelled_trace_row,
     rejoined_rows,
@@ -71,12 +70,14 @@ class Traces:
             key = (trace["tenant_id"], trace["trace_id"])
             if key not in latest or trace_version(trace) > trace_version(latest[key]):
                 latest[key] = trace
-        stored = {(row[0], row[1]): row for row in self._store.stored_traces(latest)}
+        stored = self._store.stored_trace_versions(latest)
+        replaced = [key for key, trace in latest.items() if key in stored and stored[key] < trace_version(trace)]
+        previous_rows = {(row[0], row[1]): row for row in self._store.stored_traces(replaced)}
         for key, trace in latest.items():
-            previous = stored.get(key)
-            if previous is not None and previous[TRACE_INDEX["version"]] >= trace_version(trace):
+            if key in stored and stored[key] >= trace_version(trace):
                 batch.duplicates += 1
                 continue
+            previous = previous_rows.get(key)
             if previous is not None:
                 batch.trace_rows.append(cancelled_trace_row(previous))
             batch.trace_rows.append(trace_row(trace))
