@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         if profiler.executable is None:
             console.print("[yellow]py-spy not found: running without profiles[/]")
             profiler = None
+        else:
+            console.print("[yellow]profiling: py-spy pauses the services, throughput will be about half[/]")
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     if load_at_start[0] > 0.5:
         console.print(f"[yellow]the machine is busy (load {load_at_start[0]}): numbers will be lower than idle[/]")

@@ -2,8 +2,11 @@
 
 py-spy attaches to a running pid for the measured window and writes collapsed stacks
 (``--format raw``, with ``--native`` so time inside C/Rust extensions — pydantic-core, fastavro,
-librdkafka calls, chdb — lands on the library, not on the Python line that called it). The
-summary sorts each sample into the first library found walking from the leaf up.
+librdkafka calls, chdb — lands on the library, not on the Python line that called it). Native
+stacks need py-spy to pause the process at each sample: a profiled run is about half as fast
+(the pauses also wake uvloop's io_uring SQPOLL kernel thread, which then spins at ~40% of a
+core), so its throughput numbers are not the bench's; its shares of where the time goes are what
+it is for. The summary sorts each sample into the first library found walking from the leaf up.
 py-spy is not a dependency of the project: without it the bench runs unprofiled.
 """
 

@@ -65,6 +65,7 @@ def finish(
         "cpus": _cpus(),
         "python": platform.python_version(),
         "quick": quick,
+        "profiled": bool(profiles),
         "loadavg_at_start": load_at_start,
         "note": "other_cpu_cores in details = machine CPU not used by the measured process, its clients or the broker",
     }

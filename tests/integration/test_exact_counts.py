@@ -180,3 +180,47 @@ def test_a_re_reported_trace_replaces_the_first_and_counts_once(pipeline) -> Non
         "SELECT model_version, responses FROM quality_hourly WHERE feature = 're-f' ORDER BY model_version"
     )
     assert responses == [("r2", 1)]
+
+
+def test_hours_without_thumbs_count_zero_not_null(pipeline) -> None:
+    conversation, trace_id = new_id("conv-"), new_id("trace-")
+    assert (
+        pipeline.post("/v1/traces", trace(trace_id, conversation, feature="no-thumbs"), key="secret").status_code == 202
+    )
+    assert (
+        pipeline.post("/v1/events", event("copy", conversation_id=conversation, trace_id=trace_id)).status_code == 202
+    )
+    wait_for(
+        lambda: (
+            pipeline.rows(
+                "SELECT thumbs_up, thumbs_down, ratings, copies FROM quality_hourly WHERE feature = 'no-thumbs'"
+            )
+            == [(0, 0, 0, 1)]
+        ),
+        30,
+        what="zeros, not NULLs",
+    )
+    types = dict(
+        pipeline.rows(
+            "SELECT name, type FROM system.columns WHERE table = 'quality_hourly' AND database = currentDatabase()"
+        )
+    )
+    assert not any(kind.startswith("Nullable") for kind in types.values()), types
+
+
+def test_the_aggregate_views_read_their_projections(pipeline) -> None:
+    """quality_hourly and ratings_current are kept up to date incrementally, by projections written
+    with each part: their views must read those, not rescan the logs (a rewritten expression —
+    e.g. `x IS NOT NULL` turned into a null-subcolumn read — silently stops the match)."""
+    conversation, trace_id = new_id("conv-"), new_id("trace-")
+    pipeline.post("/v1/traces", trace(trace_id, conversation), key="secret")
+    item = event("thumbs", conversation_id=conversation, trace_id=trace_id)
+    pipeline.post("/v1/events", item)
+    pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=item["event_id"])
+    for view, projections in (
+        ("quality_hourly", {"quality_hourly_events", "quality_hourly_responses"}),
+        ("ratings_current", {"ratings_latest"}),
+    ):
+        plan = "\n".join(row[0] for row in pipeline.rows(f"EXPLAIN SELECT * FROM {view}"))
+        reads = {line.split("(")[-1].rstrip(")") for line in plan.splitlines() if "ReadFromMergeTree" in line}
+        assert reads == projections, (view, reads)
