@@ -33,6 +33,7 @@ from feedback.services import (
 )
 from producers.keys import KeyKind, KeyStore, write_dev_keys
 from runtime.errors import BrokerError, KafkaUnavailable
+from runtime.gc_tuning import tune_gc
 from runtime.kafka import ensure_topics
 from runtime.logs import configure_logging
 from runtime.migrations import migrate as apply_migrations
@@ -104,6 +105,7 @@ def up() -> None:
 
             worker_thread = threading.Thread(target=run_worker, name="worker", daemon=True)
             worker_thread.start()
+            tune_gc()
             public = KeyStore.load(settings.keys_file).first(KeyKind.PUBLIC)
             log.info(
                 "pipeline.up",
@@ -131,7 +133,9 @@ def collector() -> None:
     """The HTTP edge collector alone."""
     settings = _settings()
     ensure_topics(settings)
-    CollectorServer(settings, make_collector(settings)).run()
+    server = CollectorServer(settings, make_collector(settings))
+    tune_gc()
+    server.run()
 
 
 @app.command()
@@ -157,7 +161,9 @@ def worker(
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
         apply_migrations(client, settings.clickhouse_database)
-        make_worker(settings, client, group=group, topics=names, stop=stop).run()
+        worker = make_worker(settings, client, group=group, topics=names, stop=stop)
+        tune_gc()
+        worker.run()
 
 
 @app.command()
