@@ -58,6 +58,8 @@ def consumer_config(settings: Settings, group: str, **overrides: Any) -> dict[st
         "max.poll.interval.ms": 300_000,
         "fetch.wait.max.ms": 50,
         "fetch.min.bytes": 1,
+        # Prefetch enough for a few batches ahead, not librdkafka's 64 MB per consumer.
+        "queued.max.messages.kbytes": 16_384,
         "logger": LibrdkafkaLog("consumer"),
     }
     config.update(overrides)
