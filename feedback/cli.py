@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 import threading
-import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
@@ -17,14 +19,12 @@ from rich.console import Console
 from rich.table import Table
 
 from consumers.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redrive
-from consumers.positions import Position
 from consumers.rejoin import rejoin_all
-from consumers.replay import plan_slice
-from consumers.replay import replay as run_replay
+from consumers.replay import Slice
 from feedback.progress import replay_progress
 from feedback.querying import QueryFailed, run_query
+from feedback.replaying import plan, run_here, run_remote, summary
 from feedback.services import (
-    WORKER_TOPIC_KINDS,
     CollectorServer,
     EngineBusy,
     engine_claim,
@@ -32,6 +32,7 @@ from feedback.services import (
     make_worker,
 )
 from producers.keys import KeyKind, KeyStore, write_dev_keys
+from runtime.clickhouse import EngineOwner
 from runtime.errors import BrokerError, KafkaUnavailable
 from runtime.gc_tuning import tune_gc
 from runtime.kafka import ensure_topics
@@ -151,7 +152,7 @@ def worker(
     ensure_topics(settings)
     names = None
     if topics:
-        names = [settings.topic(t) if t in WORKER_TOPIC_KINDS else t for t in topics.split(",") if t]
+        names = settings.topics_named(topics)
     if settings.metrics_addr:
         host, _, port = settings.metrics_addr.rpartition(":")
         start_http_server(int(port), host or "0.0.0.0")  # noqa: S104 (an address the user chose)
@@ -219,28 +220,40 @@ def replay(
     database: Annotated[str | None, typer.Option(help="Rebuild into this database (migrated first)")] = None,
 ) -> None:
     """Re-read a slice of a topic into ClickHouse, in a consumer group of its own: the live workers
-    are undisturbed, and replaying the same slice again changes no count."""
+    are undisturbed, and replaying the same slice again changes no count. While `feedback up` owns
+    the embedded engine, the replay runs inside it (through its collector)."""
     settings = _settings()
-    now = int(time.time() * 1000)
+    target = database or settings.clickhouse_database
+    owner = EngineOwner.current(settings.clickhouse().chdb_path) if settings.clickhouse().embedded else None
     try:
-        start = Position.parse(from_, now, "--from")
-        end = Position.parse(to, now, "--to") if to else None
-        names = [settings.topic(t) if t in WORKER_TOPIC_KINDS else t for t in topic.split(",") if t]
-        slices = [plan_slice(settings, name, start, end, partition) for name in names]
+        if owner is not None and owner.http_addr and owner.pid != os.getpid():
+            admin = KeyStore.load(settings.keys_file).first(KeyKind.ADMIN)
+            if admin is None:
+                raise RuntimeError(f"no admin key in {settings.keys_file} to ask the running pipeline with")
+            request = {"topic": topic, "from": from_, "to": to, "partition": partition, "database": target}
+            with contextlib.ExitStack() as bars:
+
+                def on_slice(name: str, total: int) -> Callable[[int], None]:
+                    return bars.enter_context(replay_progress(name, total))
+
+                run_remote(
+                    owner.http_addr, admin.key, request, on_slice, lambda name, stats: typer.echo(summary(name, stats))
+                )
+            return
+        slices = plan(settings, topic, from_, to, partition)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    target = database or settings.clickhouse_database
-    with engine_claim(settings, None):
-        client = settings.clickhouse().connect()
-        apply_migrations(client, target)
-        for part in slices:
-            with replay_progress(part.topic, part.total) as advance:
-                stats = run_replay(settings, client, target, part, on_progress=advance)
-            typer.echo(
-                f"{part.topic}: read {stats.messages}, stored {stats.events + stats.traces - stats.duplicates} new, "
-                f"{stats.duplicates} already stored, {stats.invalid} invalid"
-            )
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    with engine_claim(settings, None), contextlib.ExitStack() as bars:
+
+        def on_local_slice(part: Slice) -> Callable[[int], None]:
+            return bars.enter_context(replay_progress(part.topic, part.total))
+
+        for part, stats in run_here(settings, slices, target, on_local_slice):
+            typer.echo(summary(part.topic, stats))
 
 
 @dlq_app.command("list")

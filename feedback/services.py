@@ -13,22 +13,23 @@ from typing import Any
 import structlog
 import uvicorn
 from clickhouse_connect.driver.client import Client
+from starlette.routing import Route
 
 from consumers.dlq import DeadLetters
 from consumers.worker import BatchPolicy, Worker
+from feedback.replaying import ReplayEndpoint
 from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore
 from producers.query import QueryService
 from runtime.clickhouse import EngineOwner
 from runtime.kafka import consumer_config, producer_config
-from runtime.settings import Settings
+from runtime.settings import WORKER_TOPIC_KINDS, Settings
 from runtime.telemetry import FeedbackTelemetry
 
 log = structlog.get_logger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-WORKER_TOPIC_KINDS = ("explicit", "implicit", "traces")
 
 
 def subject_resolver(settings: Settings) -> Any:
@@ -83,7 +84,8 @@ class CollectorServer:
 
     def __init__(self, settings: Settings, collector: Collector) -> None:
         self.collector = collector
-        app = create_app(collector, static_root=REPO_ROOT / "sdk")
+        replay = Route("/v1/replay", ReplayEndpoint(settings, collector.keys).handle, methods=["POST"])
+        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay])
         config = uvicorn.Config(
             app,
             host=settings.http_host,

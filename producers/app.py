@@ -208,8 +208,14 @@ def instrumented(route: str, handler: Handler, with_cors: bool = False) -> Handl
     return endpoint
 
 
-def create_app(collector: Collector, static_root: Path | None = None, lifespan: Any = None) -> Starlette:
+def create_app(
+    collector: Collector,
+    static_root: Path | None = None,
+    lifespan: Any = None,
+    extra_routes: list[Route] | None = None,
+) -> Starlette:
     routes: list[Route | Mount] = [
+        *(extra_routes or []),
         Route("/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]),
         Route("/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]),
         Route("/v1/query", instrumented("/v1/query", collector.post_query), methods=["POST"]),

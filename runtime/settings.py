@@ -12,6 +12,7 @@ from runtime.local_kafka import LocalBroker
 from schemas.registry import SchemaRegistry
 
 TOPIC_KINDS = ("explicit", "implicit", "traces", "dlq")
+WORKER_TOPIC_KINDS = ("explicit", "implicit", "traces")
 
 
 class Settings(BaseSettings):
@@ -70,6 +71,10 @@ class Settings(BaseSettings):
         if kind not in TOPIC_KINDS:
             raise ValueError(f"unknown topic kind {kind!r}; expected one of {TOPIC_KINDS}")
         return f"{self.topic_prefix}{kind}"
+
+    def topics_named(self, spec: str) -> list[str]:
+        """``explicit,traces`` (kinds) or full topic names, comma-separated, into topic names."""
+        return [self.topic(name) if name in TOPIC_KINDS else name for name in spec.split(",") if name.strip()]
 
     @property
     def uses_local_kafka(self) -> bool:

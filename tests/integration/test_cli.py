@@ -53,6 +53,22 @@ def test_up_then_query_through_the_collector_then_directly(tmp_path: Path, kafka
         sql = f"SELECT tenant_id, model_version, trace_joined FROM events WHERE event_id = '{thumbs['event_id']}'"
         running = wait_for(lambda: query_json(sql, env, tmp_path)["rows"], 30, what="row via the running collector")
         assert running == [["dev", "v-cli", True]]
+
+        # a data engineer replays while the pipeline runs: it owns the engine, so it runs the replay
+        count_sql = "SELECT count() FROM events"
+        before = query_json(count_sql, env, tmp_path)["rows"]
+        replayed = run_feedback("replay", "--topic", "traces,explicit", "--from", "0", env=env, cwd=tmp_path)
+        assert replayed.returncode == 0, replayed.stderr
+        assert "already stored" in replayed.stdout
+        assert query_json(count_sql, env, tmp_path)["rows"] == before
+        rebuilt = run_feedback(
+            "replay", "--topic", "traces,explicit", "--from", "1h", "--database", "rebuilt", env=env, cwd=tmp_path
+        )
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert query_json("SELECT model_version FROM rebuilt.events", env, tmp_path)["rows"] == [["v-cli"]]
+        bad = run_feedback("replay", "--topic", "explicit", "--from", "soon", env=env, cwd=tmp_path)
+        assert bad.returncode == 1
+        assert "--from: 'soon'" in bad.stderr
     finally:
         assert terminate(process) == 0, (tmp_path / "up.log").read_text()[-3000:]
     assert query_json(sql, env, tmp_path)["rows"] == running  # now straight from the engine
