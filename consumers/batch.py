@@ -21,6 +21,7 @@ def position(message: Message) -> tuple[str, int, int]:
 class Batch:
     messages: list[Message]
     event_frames: list[tuple[Message, Framed]] = field(default_factory=list)
+    trace_frames: list[tuple[Message, Framed]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     traces: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[tuple[Message, InvalidMessage]] = field(default_factory=list)

@@ -103,40 +103,56 @@ class Framed:
     body: bytes
 
 
-class BulkEventWriter:
-    def __init__(self, client: Client, database: str) -> None:
-        self._client = client
-        self._insert = INSERT.format(db=database, stage=STAGE, columns=", ".join(EVENT_COLUMNS))
-        columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
-        self._run(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ({columns}) ENGINE = Memory")
+class AvroStage:
+    """A session-local table that ClickHouse reads a batch's Avro bodies into, one container per
+    writer schema; a contract check on the staged rows refuses the batch (slow path)."""
 
-    def write(self, framed: list[Framed]) -> None:
-        """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
-        (How many were duplicates is not counted here: that would cost a second pass.)"""
-        self._run(f"TRUNCATE TABLE {STAGE}")
+    def __init__(self, client: Client, name: str, columns: dict[str, str], violations: str) -> None:
+        self._client = client
+        self.name = name
+        self._violations = violations
+        ddl = ", ".join(f"{column} {kind}" for column, kind in columns.items())
+        self.run(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({ddl}) ENGINE = Memory")
+
+    def load(self, framed: list[Framed]) -> None:
+        self.run(f"TRUNCATE TABLE {self.name}")
         by_writer: dict[int, tuple[SchemaVersion, list[bytes]]] = {}
         for item in framed:
             by_writer.setdefault(id(item.writer), (item.writer, []))[1].append(item.body)
         try:
             for writer, bodies in by_writer.values():
                 self._client.raw_insert(
-                    STAGE,
+                    self.name,
                     insert_block=container(json.dumps(writer.definition), bodies),
                     fmt="Avro",
                     settings={"input_format_avro_allow_missing_fields": 1},
                 )
-            if int(self._client.command(VIOLATIONS)):  # type: ignore[arg-type]
+            if self.count(self._violations):
                 raise BulkRefused("a record breaks the contract")
         except OperationalError as exc:
             raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
         except ClickHouseError as exc:
             raise BulkRefused(f"ClickHouse could not read the batch: {exc}") from exc
-        self._run(self._insert)
 
-    def _run(self, sql: str) -> object:
+    def count(self, sql: str) -> int:
+        return int(self._client.command(sql))  # type: ignore[arg-type]
+
+    def run(self, sql: str) -> object:
         try:
             return self._client.command(sql)
         except OperationalError as exc:
             raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse refused {sql.split(maxsplit=1)[0]}: {exc}") from exc
+
+
+class BulkEventWriter:
+    def __init__(self, client: Client, database: str) -> None:
+        self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
+        self._insert = INSERT.format(db=database, stage=STAGE, columns=", ".join(EVENT_COLUMNS))
+
+    def write(self, framed: list[Framed]) -> None:
+        """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
+        (How many were duplicates is not counted here: that would cost a second pass.)"""
+        self._stage.load(framed)
+        self._stage.run(self._insert)

@@ -12,12 +12,12 @@ from confluent_kafka import Consumer, KafkaException
 
 from consumers.batch import Batch
 from consumers.bulk import BulkEventWriter, Framed
+from consumers.bulk_traces import BulkTraceWriter
 from consumers.chain import Step
 from consumers.dlq import DeadLetters, DeadLetterSink
 from consumers.errors import InvalidMessage
 from consumers.events_step import Events
 from consumers.metrics import INSERTED, LAG
-from consumers.records import contract_violation
 from consumers.rows import EVENT_COLUMNS, EVENT_INDEX
 from consumers.store import ClickHouseStore
 from consumers.traces_step import TraceDimsCache, Traces
@@ -32,9 +32,9 @@ log = structlog.get_logger(__name__)
 
 
 class Decode:
-    """Traces are decoded here. Events are only framed (their header names the writer schema):
-    their bodies are decoded by ClickHouse, or by the events step's slow path. What cannot be
-    read, or breaks the contract, is marked invalid."""
+    """Messages are only framed here (the header names the writer schema): their bodies are
+    decoded by ClickHouse, or by the traces and events steps' slow paths. What has no readable
+    header is marked invalid."""
 
     def __init__(
         self, subject_of_topic: Callable[[str], str], decoders: dict[str, AvroDecoder], next_step: Step
@@ -50,11 +50,9 @@ class Decode:
             try:
                 if not payload:
                     raise InvalidMessage("undecodable", "empty message value")
-                if subject == "event":
-                    writer, start = self._read_header(subject, payload)
-                    batch.event_frames.append((message, Framed(writer, payload[start:])))
-                else:
-                    batch.traces.append(self._decode(subject, payload))
+                writer, start = self._read_header(subject, payload)
+                frames = batch.event_frames if subject == "event" else batch.trace_frames
+                frames.append((message, Framed(writer, payload[start:])))
             except InvalidMessage as error:
                 batch.invalid.append((message, error))
         self.next_step.submit(batch)
@@ -64,16 +62,6 @@ class Decode:
             return self._decoders[subject].writer_of(payload)
         except SchemaError as exc:
             raise InvalidMessage("undecodable", str(exc)) from exc
-
-    def _decode(self, subject: str, payload: bytes) -> dict[str, object]:
-        try:
-            record = self._decoders[subject].decode(payload)
-        except SchemaError as exc:
-            raise InvalidMessage("undecodable", str(exc)) from exc
-        problem = contract_violation(subject, record)
-        if problem:
-            raise InvalidMessage("schema-invalid", problem)
-        return record
 
 
 class DeadLetter:
@@ -159,4 +147,7 @@ def build_chain(
     bulk = None if announcing else BulkEventWriter(store.client, store.database)
     stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
     events = Events(store, cache, decoders["event"], sink, bulk, stored)
-    return Decode(subject_of_topic, decoders, DeadLetter(sink, Traces(store, cache, Write(store, events))))
+    traces = Traces(
+        store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, events)
+    )
+    return Decode(subject_of_topic, decoders, DeadLetter(sink, traces))

@@ -6,8 +6,16 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+import structlog
+
 from consumers.batch import Batch
+from consumers.bulk import BulkRefused
+from consumers.bulk_traces import BulkTraceWriter
 from consumers.chain import Step
+from consumers.dlq import DeadLetterSink
+from consumers.errors import InvalidMessage
+from consumers.metrics import INSERTED
+from consumers.records import contract_violation
 from consumers.rows import (
     EVENT_INDEX,
     TraceDims,
@@ -17,6 +25,10 @@ from consumers.rows import (
     trace_version,
 )
 from consumers.store import ClickHouseStore, Key
+from schemas.errors import SchemaError
+from schemas.serde import AvroDecoder
+
+log = structlog.get_logger(__name__)
 
 
 class TraceDimsCache:
@@ -52,17 +64,53 @@ class TraceDimsCache:
 class Traces:
     """Latest report per trace wins: new traces are stored, re-reports replace (and move their
     ``responses`` count), stale or repeated reports are dropped. Events that waited for these
-    traces are rejoined."""
+    traces are rejoined. In SQL when it can (``consumers.bulk_traces``), else one by one here."""
 
-    def __init__(self, store: ClickHouseStore, cache: TraceDimsCache, next_step: Step) -> None:
+    def __init__(
+        self,
+        store: ClickHouseStore,
+        cache: TraceDimsCache,
+        decoder: AvroDecoder,
+        sink: DeadLetterSink,
+        bulk: BulkTraceWriter | None,
+        next_step: Step,
+    ) -> None:
         self._store = store
         self._cache = cache
+        self._decoder = decoder
+        self._sink = sink
+        self._bulk = bulk
         self.next_step = next_step
 
     def submit(self, batch: Batch) -> None:
+        if batch.trace_frames:
+            try:
+                if self._bulk is None:
+                    raise BulkRefused("no fast path")
+                self._bulk.write([framed for _, framed in batch.trace_frames])
+                INSERTED.labels("traces").inc(len(batch.trace_frames))
+            except BulkRefused as refused:
+                log.info("worker.slow_path", reason=str(refused)[:300], traces=len(batch.trace_frames))
+                self._one_by_one(batch)
+        self.next_step.submit(batch)
+
+    def _one_by_one(self, batch: Batch) -> None:
+        invalid = []
+        for message, framed in batch.trace_frames:
+            try:
+                trace = self._decoder.decode_body(framed.writer, framed.body)
+            except SchemaError as exc:
+                invalid.append((message, InvalidMessage("undecodable", str(exc))))
+                continue
+            problem = contract_violation("trace", trace)
+            if problem:
+                invalid.append((message, InvalidMessage("schema-invalid", problem)))
+            else:
+                batch.traces.append(trace)
+        batch.invalid.extend(invalid)
+        self._sink.send(invalid)
         if batch.traces:
             self._store_traces(batch)
-        self.next_step.submit(batch)
 
     def _store_traces(self, batch: Batch) -> None:
         latest: dict[Key, dict[str, Any]] = {}

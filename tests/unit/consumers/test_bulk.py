@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from consumers.bulk import INSERT, STAGE_COLUMNS, VIOLATIONS
+from consumers.bulk_traces import STAGE_COLUMNS as TRACE_STAGE
 from consumers.rows import EVENT_COLUMNS
 from schemas.catalog import default_catalog
 from schemas.vocabulary import EVENT_TYPES
@@ -27,3 +28,8 @@ def test_the_insert_fills_every_events_log_column() -> None:
 
 def test_the_sql_contract_check_knows_every_type() -> None:
     assert all(f"'{kind}'" in VIOLATIONS for kind in EVENT_TYPES)
+
+
+def test_the_trace_stage_table_reads_the_newest_trace_schema() -> None:
+    fields = [f["name"] for f in default_catalog().latest("trace").definition["fields"]]
+    assert list(TRACE_STAGE) == fields, "a new trace schema version needs the stage table (consumers/bulk_traces.py)"

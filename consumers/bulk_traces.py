@@ -1,0 +1,150 @@
+"""The worker's fast path for traces, in SQL like events (``consumers.bulk``).
+
+New traces go in with one ``INSERT … SELECT`` (the latest report per trace of the batch, those not
+stored yet); the events that were waiting for them are rejoined with one more, whose
+``ARRAY JOIN [-1, 1]`` writes each event's cancel row and its joined next version in the same
+block. A trace reported again with a newer version (rare) sends the batch to the slow path, which
+writes the old report's cancel row and the new one together.
+"""
+
+from __future__ import annotations
+
+from clickhouse_connect.driver.client import Client
+
+from consumers.bulk import AvroStage, BulkRefused, Framed
+from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS, TRACE_COLUMNS
+
+STAGE = "feedback_stage_traces"
+RETRIEVAL = (
+    "Tuple(doc_ids Array(String), scores Array(Float64), "
+    "chunk_count Nullable(UInt32), citations_shown Nullable(UInt32))"
+)
+TOOLS = "Array(Tuple(name String, success Nullable(Bool), latency_ms Nullable(UInt32), error Nullable(String)))"
+# The newest trace reader schema as ClickHouse reads it from Avro (a unit test keeps them in step).
+STAGE_COLUMNS = {
+    "trace_id": "String",
+    "tenant_id": "String",
+    "conversation_id": "String",
+    "received_at": "DateTime64(3, 'UTC')",
+    "timestamp": "DateTime64(3, 'UTC')",
+    **{name: "Nullable(String)" for name in ("message_id", "response_id", "turn_id", "user_id")},
+    **{
+        name: "Nullable(String)"
+        for name in (
+            "model",
+            "model_version",
+            "provider",
+            "deployment",
+            "prompt_template",
+            "prompt_version",
+            "feature",
+            "environment",
+        )
+    },
+    **{name: "Nullable(Int64)" for name in ("input_tokens", "output_tokens", "latency_ms", "time_to_first_token_ms")},
+    "streaming": "Nullable(Bool)",
+    "retrieval": "Nullable(Tuple(doc_ids Array(String), scores Array(Float64), "
+    "chunk_count Nullable(Int64), citations_shown Nullable(Int64)))",
+    "tools": "Array(Tuple(name String, success Nullable(Bool), latency_ms Nullable(Int64), error Nullable(String)))",
+    "fallback_path": "Nullable(String)",
+    "moderation_flags": "Array(String)",
+    "retry_count": "Nullable(Int64)",
+    "truncated": "Nullable(Bool)",
+    "error": "Nullable(String)",
+    "input_text": "Nullable(String)",
+    "output_text": "Nullable(String)",
+    "properties": "Map(String, String)",
+}
+UINT32 = {"input_tokens", "output_tokens", "latency_ms", "time_to_first_token_ms", "retry_count"}
+VIOLATIONS = f"SELECT count() FROM {STAGE} WHERE tenant_id = '' OR trace_id = '' OR conversation_id = ''"
+KEYS = f"(SELECT tenant_id, trace_id FROM {STAGE})"
+RE_REPORTS = f"""
+SELECT count()
+FROM (SELECT tenant_id, trace_id, max(toUnixTimestamp64Milli(received_at)) AS v FROM {STAGE}
+      GROUP BY tenant_id, trace_id) AS l
+INNER JOIN (SELECT tenant_id, trace_id, max(version) AS v FROM {{db}}.traces_log
+            WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS} GROUP BY tenant_id, trace_id) AS s
+ON l.tenant_id = s.tenant_id AND l.trace_id = s.trace_id
+WHERE s.v < l.v
+"""
+
+
+def _trace_value(name: str) -> str:
+    if name == "retrieval":
+        return (
+            f"if(l.retrieval IS NULL, CAST(tuple([], [], NULL, NULL), '{RETRIEVAL}'), "
+            f"CAST(assumeNotNull(l.retrieval), '{RETRIEVAL}'))"
+        )
+    if name == "tools":
+        return f"CAST(l.tools, '{TOOLS}')"
+    if name in UINT32:
+        return f"CAST(l.{name}, 'Nullable(UInt32)')"
+    if name == "version":
+        return "toUInt64(toUnixTimestamp64Milli(l.received_at))"
+    if name == "sign":
+        return "1"
+    return f"l.{name}"
+
+
+INSERT_TRACES = f"""
+INSERT INTO {{db}}.traces_log ({", ".join(TRACE_COLUMNS)})
+SELECT {", ".join(_trace_value(name) for name in TRACE_COLUMNS)}
+FROM (SELECT * FROM {STAGE} ORDER BY received_at DESC LIMIT 1 BY tenant_id, trace_id) AS l
+WHERE (l.tenant_id, l.trace_id) NOT IN
+      (SELECT tenant_id, trace_id FROM {{db}}.traces_log WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS})
+"""
+
+
+def _rejoin_value(name: str) -> str:
+    if name in DIMENSIONS:
+        return f"if(s = 1, t.{name}, e.{name})"
+    if name == "trace_joined":
+        return "s = 1"
+    if name == "version":
+        return "if(s = 1, e.version + 1, e.version)"
+    if name == "sign":
+        return "s"
+    assert name in EVENT_FIELDS, name
+    return f"e.{name}"
+
+
+REJOIN = f"""
+INSERT INTO {{db}}.events_log ({", ".join(EVENT_COLUMNS)})
+SELECT {", ".join(_rejoin_value(name) for name in EVENT_COLUMNS)}
+FROM
+(
+    SELECT * FROM {{db}}.events_log FINAL
+    WHERE sign = 1 AND NOT trace_joined AND (tenant_id, event_id) IN
+    (
+        SELECT tenant_id, event_id FROM {{db}}.events_log
+        WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
+          AND sign = 1 AND NOT trace_joined
+    )
+) AS e
+ARRAY JOIN [-1, 1] AS s
+INNER JOIN
+(
+    SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
+    FROM {{db}}.traces_log FINAL
+    WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS}
+) AS t ON e.tenant_id = t.tenant_id AND e.trace_id = t.trace_id
+"""
+
+
+class BulkTraceWriter:
+    def __init__(self, client: Client, database: str) -> None:
+        self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
+        self._re_reports = RE_REPORTS.format(db=database)
+        self._insert = INSERT_TRACES.format(db=database)
+        self._rejoin = REJOIN.format(db=database)
+
+    def write(self, framed: list[Framed]) -> None:
+        """Store the batch's new traces and rejoin the events waiting for them. Raises BulkRefused
+        (a newer report of a stored trace: the slow path replaces it) or Backpressure."""
+        self._stage.load(framed)
+        if self._stage.count(self._re_reports):
+            raise BulkRefused("a stored trace is reported again")
+        self._stage.run(self._insert)
+        # Every trace of the batch, not only the new ones: a crash between storing a trace and
+        # rejoining its events is mended when the batch is read again.
+        self._stage.run(self._rejoin)
