@@ -44,7 +44,7 @@ FULL = Sizes(
         warmup_s=3, duration_s=20, concurrency=32, client_processes=2, bodies_per_client=400,
         batch_size=100, baseline_events=200_000,
     ),
-    worker=WorkerSizes(events=200_000, batch=5000, timeout_s=120),
+    worker=WorkerSizes(events=200_000, batch=20_000, timeout_s=120),
     freshness=FreshnessSizes(
         events_per_s=5000, batch_size=100, duration_s=25, poll_interval_s=0.05, drain_timeout_s=20
     ),

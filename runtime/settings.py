@@ -55,8 +55,8 @@ class Settings(BaseSettings):
 
     # Worker behaviour.
     worker_group: str = "feedback-workers"
-    batch_max_messages: int = 5000
-    batch_max_wait_s: float = 0.2
+    batch_max_messages: int = 20_000
+    batch_max_wait_s: float = 0.4
 
     @property
     def http_host(self) -> str:
