@@ -143,16 +143,3 @@ def cancelled_trace_row(stored: Row) -> Row:
     cancel = list(stored)
     cancel[TRACE_INDEX["sign"]] = -1
     return cancel
-
-
-def dims_of_trace_row(row: Row) -> TraceDims:
-    return TraceDims(
-        model=row[TRACE_INDEX["model"]],
-        model_version=row[TRACE_INDEX["model_version"]],
-        provider=row[TRACE_INDEX["provider"]],
-        prompt_template=row[TRACE_INDEX["prompt_template"]],
-        prompt_version=row[TRACE_INDEX["prompt_version"]],
-        feature=row[TRACE_INDEX["feature"]],
-        latency_ms=row[TRACE_INDEX["latency_ms"]],
-        tool_failed=any(_tool_failed(tool) for tool in row[TRACE_INDEX["tools"]]),
-    )

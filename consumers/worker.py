@@ -29,18 +29,10 @@ log = structlog.get_logger(__name__)
 class BatchPolicy:
     """How much to gather before writing, and how to back off when a write cannot happen."""
 
-    max_messages: int = 5000
-    max_wait_s: float = 0.2
+    max_messages: int  # FEEDBACK_BATCH_MAX_MESSAGES
+    max_wait_s: float  # FEEDBACK_BATCH_MAX_WAIT_S
     backoff_s: float = 0.5
     max_backoff_s: float = 10.0
-
-    @classmethod
-    def low_latency(cls) -> BatchPolicy:
-        return cls(max_messages=1000, max_wait_s=0.05)
-
-    @classmethod
-    def throughput(cls) -> BatchPolicy:
-        return cls(max_messages=20_000, max_wait_s=0.5)
 
 
 class Worker:
@@ -54,13 +46,13 @@ class Worker:
         database: str,
         dead_letters: DeadLetters,
         subject_of_topic: Callable[[str], str],
-        policy: BatchPolicy | None = None,
+        policy: BatchPolicy,
         stop: threading.Event | None = None,
         registry: SchemaRegistry | None = None,
         telemetry: FeedbackTelemetry | None = None,
     ) -> None:
         self.topics = topics
-        self.policy = policy or BatchPolicy()
+        self.policy = policy
         self.stop = stop or threading.Event()
         self._consumer = Consumer(consumer_config)
         self._store = ClickHouseStore(client, database)
