@@ -75,6 +75,10 @@ class KeyStore:
         return next((k for k in self._keys.values() if k.kind is kind), None)
 
 
+def _article(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
@@ -83,7 +87,7 @@ def require_kind(api_key: ApiKey, *kinds: KeyKind) -> str:
     """The key's tenant, if its kind may do this; else 403."""
     if api_key.kind not in kinds:
         allowed = " or ".join(k.value for k in kinds)
-        raise Forbidden(f"a {api_key.kind.value} key may not do this; it needs a {allowed} key")
+        raise Forbidden(f"{_article(api_key.kind.value)} key may not do this; it needs {_article(allowed)} key")
     return api_key.tenant or ""
 
 

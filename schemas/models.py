@@ -12,9 +12,9 @@ from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     field_validator,
     model_validator,
@@ -31,13 +31,18 @@ Properties = Annotated[dict[PropertyKey, PropertyValue], Field(max_length=v.PROP
 TraceText = Annotated[str, StringConstraints(max_length=v.TRACE_TEXT_MAX)]
 
 
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("thumbs take up, down or none; a rating an integer from 1 to 5; not a boolean")
-    return value
+def _signal_value(value: Any) -> str | int | None:
+    """A thumb (a string) or a rating (an integer; 4.0 is 4): one clear message for anything else."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError("thumbs take up, down or none; a rating an integer from 1 to 5")
 
 
-SignalValue = Annotated[str | int | None, BeforeValidator(_not_bool)]
+SignalValue = Annotated[str | int | None, PlainValidator(_signal_value)]
 
 # Fields clients may send that the collector drops on purpose: the tenant comes from
 # the key, and the key may ride in the body for navigator.sendBeacon.

@@ -18,8 +18,8 @@ def to_epoch_ms(value: Any) -> int:
         raise ValueError("expected an RFC 3339 string or epoch milliseconds, got a boolean")
     if isinstance(value, int):
         millis = value
-    elif isinstance(value, float) and value.is_integer():
-        millis = int(value)
+    elif (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and value.isdigit()):
+        millis = int(value)  # 1.7e12 from a JSON encoder, or "1795608000000"
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)

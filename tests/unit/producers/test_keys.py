@@ -21,8 +21,10 @@ def test_kinds_and_origins() -> None:
     store = KeyStore.load(Path(__file__).parent / "keys.sample.json")
     public = store.authenticate("pk_1")
     assert require_kind(public, KeyKind.PUBLIC, KeyKind.SECRET) == "acme"
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden, match=r"^a public key may not do this; it needs a secret key$"):
         require_kind(public, KeyKind.SECRET)
+    with pytest.raises(Forbidden, match=r"^an admin key may not do this; it needs a public or secret key$"):
+        require_kind(store.authenticate("ak_1"), KeyKind.PUBLIC, KeyKind.SECRET)
     assert public.allows_origin("https://app.acme.com")
     assert not public.allows_origin("https://evil.example")
     assert public.allows_origin(None)  # not a browser

@@ -48,6 +48,8 @@ def test_abandon_needs_no_trace_or_message() -> None:
         (event(value="none", reasons=["slow"]), "reasons.0: 'slow' is not a reason for thumbs none"),
         (event("rating", value=0), "value: rating must be an integer from 1 to 5"),
         (event("rating", value=True), "value: thumbs take up, down or none; a rating an integer"),
+        (event("rating", value=4.5), "value: thumbs take up, down or none; a rating an integer"),
+        (event("thumbs", value=["up"]), "value: thumbs take up, down or none; a rating an integer"),
         (event("rating", value="5"), "value: rating must be an integer from 1 to 5"),
         (event("copy", value="up"), "value: not allowed for type copy"),
         (event("copy", reasons=["slow"]), "reasons: not allowed for type copy"),
@@ -83,3 +85,14 @@ def test_rfc3339_and_epoch_ms_agree() -> None:
 def test_map_key_errors_name_the_key() -> None:
     assert 'properties.""[key]: String should have at least 1 character' in errors_of(event(properties={"": "v"}))
     assert "properties.plan: Input should be a valid string" in errors_of(event(properties={"plan": 1}))
+
+
+def test_value_errors_are_one_line_and_whole_floats_are_ratings() -> None:
+    assert errors_of(event("rating", value=4.5)) == [
+        "value: thumbs take up, down or none; a rating an integer from 1 to 5"
+    ]
+    assert EventIn.model_validate(event("rating", value=5.0)).value == 5
+
+
+def test_epoch_milliseconds_may_come_as_a_string() -> None:
+    assert EventIn.model_validate(event(timestamp="1795608000000")).timestamp == 1_795_608_000_000
