@@ -16,13 +16,11 @@ from consumers.batch import Batch
 from consumers.bulk import BulkEventWriter, BulkRefused
 from consumers.chain import Step
 from consumers.dlq import DeadLetterSink
-from consumers.errors import InvalidMessage
 from consumers.metrics import DUPLICATES, INSERTED
-from consumers.records import contract_violation
+from consumers.records import decode_one_by_one
 from consumers.rows import event_row
 from consumers.store import ClickHouseStore, Key
 from consumers.traces_step import TraceDimsCache
-from schemas.errors import SchemaError
 from schemas.serde import AvroDecoder
 
 log = structlog.get_logger(__name__)
@@ -59,18 +57,8 @@ class Events:
         self.next_step.submit(batch)
 
     def _one_by_one(self, batch: Batch) -> None:
-        invalid = []
-        for message, framed in batch.event_frames:
-            try:
-                event = self._decoder.decode_body(framed.writer, framed.body)
-            except SchemaError as exc:
-                invalid.append((message, InvalidMessage("undecodable", str(exc))))
-                continue
-            problem = contract_violation("event", event)
-            if problem:
-                invalid.append((message, InvalidMessage("schema-invalid", problem)))
-            else:
-                batch.events.append(event)
+        events, invalid = decode_one_by_one("event", batch.event_frames, self._decoder)
+        batch.events.extend(events)
         batch.invalid.extend(invalid)
         self._sink.send(invalid)
         self._store_rows(batch)

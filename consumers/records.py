@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from confluent_kafka import Message
+
+from consumers.bulk import Framed
+from consumers.errors import InvalidMessage
+from schemas.errors import SchemaError
+from schemas.serde import AvroDecoder
 from schemas.vocabulary import EVENT_TYPES, THUMB_VALUES
 
 REQUIRED = {
@@ -27,3 +33,24 @@ def contract_violation(subject: str, record: dict[str, Any]) -> str | None:
     if kind == "thumbs" and value not in THUMB_VALUES:
         return f"value: {value!r} is not a thumb (up, down, none)"
     return None
+
+
+def decode_one_by_one(
+    subject: str, frames: list[tuple[Message, Framed]], decoder: AvroDecoder
+) -> tuple[list[dict[str, Any]], list[tuple[Message, InvalidMessage]]]:
+    """The slow path's decode: each framed message on its own, so that exactly the culprits are
+    invalid (undecodable body, or breaking the contract) and the rest go on."""
+    records: list[dict[str, Any]] = []
+    invalid: list[tuple[Message, InvalidMessage]] = []
+    for message, framed in frames:
+        try:
+            record = decoder.decode_body(framed.writer, framed.body)
+        except SchemaError as exc:
+            invalid.append((message, InvalidMessage("undecodable", str(exc))))
+            continue
+        problem = contract_violation(subject, record)
+        if problem:
+            invalid.append((message, InvalidMessage("schema-invalid", problem)))
+        else:
+            records.append(record)
+    return records, invalid

@@ -13,9 +13,8 @@ from consumers.bulk import BulkRefused
 from consumers.bulk_traces import BulkTraceWriter
 from consumers.chain import Step
 from consumers.dlq import DeadLetterSink
-from consumers.errors import InvalidMessage
 from consumers.metrics import INSERTED
-from consumers.records import contract_violation
+from consumers.records import decode_one_by_one
 from consumers.rows import (
     EVENT_INDEX,
     TraceDims,
@@ -25,7 +24,6 @@ from consumers.rows import (
     trace_version,
 )
 from consumers.store import ClickHouseStore, Key
-from schemas.errors import SchemaError
 from schemas.serde import AvroDecoder
 
 log = structlog.get_logger(__name__)
@@ -95,18 +93,8 @@ class Traces:
         self.next_step.submit(batch)
 
     def _one_by_one(self, batch: Batch) -> None:
-        invalid = []
-        for message, framed in batch.trace_frames:
-            try:
-                trace = self._decoder.decode_body(framed.writer, framed.body)
-            except SchemaError as exc:
-                invalid.append((message, InvalidMessage("undecodable", str(exc))))
-                continue
-            problem = contract_violation("trace", trace)
-            if problem:
-                invalid.append((message, InvalidMessage("schema-invalid", problem)))
-            else:
-                batch.traces.append(trace)
+        traces, invalid = decode_one_by_one("trace", batch.trace_frames, self._decoder)
+        batch.traces.extend(traces)
         batch.invalid.extend(invalid)
         self._sink.send(invalid)
         if batch.traces:
