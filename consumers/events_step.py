@@ -10,53 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
+from confluent_kafka import Message
 
 from consumers.batch import Batch
-from consumers.bulk import BulkEventWriter, BulkRefused
-from consumers.chain import Step
-from consumers.dlq import DeadLetterSink
+from consumers.bulk import Framed
+from consumers.chain import FastPathStep
 from consumers.metrics import DUPLICATES, INSERTED
 from consumers.records import decode_one_by_one
 from consumers.rows import event_row
-from consumers.store import ClickHouseStore, Key
-from consumers.traces_step import TraceDimsCache
-from schemas.serde import AvroDecoder
-
-log = structlog.get_logger(__name__)
+from consumers.store import Key
 
 
-class Events:
-    def __init__(
-        self,
-        store: ClickHouseStore,
-        cache: TraceDimsCache,
-        decoder: AvroDecoder,
-        sink: DeadLetterSink,
-        bulk: BulkEventWriter | None,
-        next_step: Step,
-    ) -> None:
-        self._store = store
-        self._cache = cache
-        self._decoder = decoder
-        self._sink = sink
-        self._bulk = bulk
-        self.next_step = next_step
+class Events(FastPathStep):
+    kind = "events"
 
-    def submit(self, batch: Batch) -> None:
-        if batch.event_frames:
-            if self._bulk is not None:
-                try:
-                    self._bulk.write([framed for _, framed in batch.event_frames])
-                    INSERTED.labels("events").inc(len(batch.event_frames))
-                except BulkRefused as refused:
-                    log.info("worker.slow_path", reason=str(refused)[:300], messages=len(batch.event_frames))
-                    self._one_by_one(batch)
-            else:
-                self._one_by_one(batch)
-        self.next_step.submit(batch)
+    def frames(self, batch: Batch) -> list[tuple[Message, Framed]]:
+        return batch.event_frames
 
-    def _one_by_one(self, batch: Batch) -> None:
+    def one_by_one(self, batch: Batch) -> None:
         events, invalid = decode_one_by_one("event", batch.event_frames, self._decoder)
         batch.events.extend(events)
         batch.invalid.extend(invalid)

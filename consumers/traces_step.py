@@ -6,14 +6,11 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-import structlog
+from confluent_kafka import Message
 
 from consumers.batch import Batch
-from consumers.bulk import BulkRefused
-from consumers.bulk_traces import BulkTraceWriter
-from consumers.chain import Step
-from consumers.dlq import DeadLetterSink
-from consumers.metrics import INSERTED
+from consumers.bulk import Framed
+from consumers.chain import FastPathStep
 from consumers.records import decode_one_by_one
 from consumers.rows import (
     EVENT_INDEX,
@@ -24,9 +21,6 @@ from consumers.rows import (
     trace_version,
 )
 from consumers.store import ClickHouseStore, Key
-from schemas.serde import AvroDecoder
-
-log = structlog.get_logger(__name__)
 
 
 class TraceDimsCache:
@@ -59,40 +53,17 @@ class TraceDimsCache:
         return found
 
 
-class Traces:
+class Traces(FastPathStep):
     """Latest report per trace wins: new traces are stored, re-reports replace (and move their
     ``responses`` count), stale or repeated reports are dropped. Events that waited for these
     traces are rejoined. In SQL when it can (``consumers.bulk_traces``), else one by one here."""
 
-    def __init__(
-        self,
-        store: ClickHouseStore,
-        cache: TraceDimsCache,
-        decoder: AvroDecoder,
-        sink: DeadLetterSink,
-        bulk: BulkTraceWriter | None,
-        next_step: Step,
-    ) -> None:
-        self._store = store
-        self._cache = cache
-        self._decoder = decoder
-        self._sink = sink
-        self._bulk = bulk
-        self.next_step = next_step
+    kind = "traces"
 
-    def submit(self, batch: Batch) -> None:
-        if batch.trace_frames:
-            try:
-                if self._bulk is None:
-                    raise BulkRefused("no fast path")
-                self._bulk.write([framed for _, framed in batch.trace_frames])
-                INSERTED.labels("traces").inc(len(batch.trace_frames))
-            except BulkRefused as refused:
-                log.info("worker.slow_path", reason=str(refused)[:300], traces=len(batch.trace_frames))
-                self._one_by_one(batch)
-        self.next_step.submit(batch)
+    def frames(self, batch: Batch) -> list[tuple[Message, Framed]]:
+        return batch.trace_frames
 
-    def _one_by_one(self, batch: Batch) -> None:
+    def one_by_one(self, batch: Batch) -> None:
         traces, invalid = decode_one_by_one("trace", batch.trace_frames, self._decoder)
         batch.traces.extend(traces)
         batch.invalid.extend(invalid)
