@@ -10,6 +10,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from consumers import dlq
 from consumers.batch import position
+from consumers.positions import consume_range
 from runtime.kafka import consumer_config, producer_config
 from runtime.settings import Settings
 
@@ -78,19 +79,7 @@ def read_letters(settings: Settings, group: str | None = None, from_committed: b
             start = tp.offset if from_committed and tp.offset >= 0 else low
             if start < high:
                 starts[tp.partition], ends[tp.partition] = start, high
-        if not starts:
-            return []
-        consumer.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
-        letters: list[Letter] = []
-        while ends:
-            for message in consumer.consume(1000, 1.0):
-                if message.error() is not None:
-                    continue
-                _, p, offset = position(message)
-                if p in ends and offset < ends[p]:
-                    letters.append(Letter.of(message))
-                if p in ends and offset >= ends[p] - 1:
-                    del ends[p]
+        letters = [Letter.of(m) for batch in consume_range(consumer, topic, starts, ends, 1000) for m in batch]
         return sorted(letters, key=lambda letter: (letter.failed_at or datetime.min.replace(tzinfo=UTC), letter.ref))
     finally:
         consumer.close()

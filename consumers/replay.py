@@ -14,8 +14,8 @@ import structlog
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, TopicPartition
 
-from consumers.batch import Batch, position
-from consumers.positions import Position, resolve
+from consumers.batch import Batch
+from consumers.positions import Position, consume_range, resolve
 from consumers.steps import build_chain
 from consumers.store import ClickHouseStore
 from runtime.kafka import consumer_config
@@ -87,32 +87,19 @@ def replay(
     store = ClickHouseStore(client, database)
     subject = "trace" if part.topic == settings.topic("traces") else "event"
     chain = build_chain(store, None, lambda _topic: subject, stats, settings.registry())
-    pending = {p: end for p, end in part.end.items() if part.start[p] < end}
-    if not pending:
-        return stats
     consumer = Consumer(consumer_config(settings, f"feedback-replay-{uuid.uuid4().hex[:12]}"))
-    consumer.assign([TopicPartition(part.topic, p, part.start[p]) for p in pending])
-    bound = log.bind(topic=part.topic, database=database)
     try:
-        while pending:
-            keep = []
-            for message in consumer.consume(batch_size, 1.0):
-                if message.error() is not None:
-                    continue
-                _, p, offset = position(message)
-                if p in pending and offset < pending[p]:
-                    keep.append(message)
-                if p in pending and offset >= pending[p] - 1:
-                    del pending[p]
-                    consumer.incremental_unassign([TopicPartition(part.topic, p)])
-            if keep:
-                chain.submit(Batch(keep))
-                on_progress(len(keep))
-            else:  # offsets may have gaps (e.g. compacted or aborted records): ask where we are
-                for tp in consumer.position([TopicPartition(part.topic, p) for p in list(pending)]):
-                    if tp.offset >= pending[tp.partition]:
-                        del pending[tp.partition]
-        bound.info("replay.done", messages=stats.messages, duplicates=stats.duplicates, invalid=stats.invalid)
+        for messages in consume_range(consumer, part.topic, part.start, part.end, batch_size):
+            chain.submit(Batch(messages))
+            on_progress(len(messages))
+        log.info(
+            "replay.done",
+            topic=part.topic,
+            database=database,
+            messages=stats.messages,
+            duplicates=stats.duplicates,
+            invalid=stats.invalid,
+        )
         return stats
     finally:
         consumer.close()
