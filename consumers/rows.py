@@ -74,11 +74,8 @@ class TraceDims:
         )
 
 
-def _tool_failed(tool: Any) -> bool:
-    if isinstance(tool, dict):
-        return tool.get("success") is False or tool.get("error") is not None
-    # a ClickHouse named tuple: (name, success, latency_ms, error)
-    return bool(tool[1] is False or tool[3] is not None)
+def _tool_failed(tool: dict[str, Any]) -> bool:
+    return tool.get("success") is False or tool.get("error") is not None
 
 
 UNJOINED = (None,) * len(DIMENSIONS)

@@ -23,8 +23,6 @@ class ClickHouseStore:
     def __init__(self, client: Client, database: str) -> None:
         self.client = client
         self.database = database
-        self._client = client
-        self._db = database
         self._events = client.create_insert_context(f"{database}.events_log", column_names=list(EVENT_COLUMNS))
         self._traces = client.create_insert_context(f"{database}.traces_log", column_names=list(TRACE_COLUMNS))
         self._event_cols = ", ".join(EVENT_COLUMNS)
@@ -40,16 +38,22 @@ class ClickHouseStore:
         if not wanted:
             return []
         try:
-            self._client.command(f"TRUNCATE TABLE {KEY_TABLE}")
+            self.client.command(f"TRUNCATE TABLE {KEY_TABLE}")
             self._keys.data = wanted
-            self._client.insert(context=self._keys)
-            return [list(row) for row in self._client.query(sql).result_rows]
+            self.client.insert(context=self._keys)
+        except ClickHouseError as exc:
+            raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
+        return self._query(sql)
+
+    def _query(self, sql: str) -> list[Row]:
+        try:
+            return [list(row) for row in self.client.query(sql).result_rows]
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
 
     def stored_event_ids(self, keys: Iterable[Key]) -> set[Key]:
         rows = self._rows(
-            f"SELECT tenant_id, event_id FROM {self._db}.events_log WHERE (tenant_id, event_id) IN {KEYS}",
+            f"SELECT tenant_id, event_id FROM {self.database}.events_log WHERE (tenant_id, event_id) IN {KEYS}",
             keys,
         )
         return {(row[0], row[1]) for row in rows}
@@ -58,7 +62,7 @@ class ClickHouseStore:
         """The version of the latest stored report of each of these traces (no FINAL needed: every
         report is a +1 row, and a newer report always has a higher version)."""
         rows = self._rows(
-            f"SELECT tenant_id, trace_id, max(version) FROM {self._db}.traces_log "
+            f"SELECT tenant_id, trace_id, max(version) FROM {self.database}.traces_log "
             f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1 GROUP BY tenant_id, trace_id",
             keys,
         )
@@ -67,7 +71,7 @@ class ClickHouseStore:
     def stored_traces(self, keys: Iterable[Key]) -> list[Row]:
         """The current row of each trace (latest report), full width, ready to insert again."""
         rows = self._rows(
-            f"SELECT {self._trace_cols} FROM {self._db}.traces_log FINAL "
+            f"SELECT {self._trace_cols} FROM {self.database}.traces_log FINAL "
             f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1",
             keys,
         )
@@ -81,7 +85,7 @@ class ClickHouseStore:
         """The join dimensions of the stored traces among ``keys``."""
         rows = self._rows(
             f"SELECT tenant_id, trace_id, model, model_version, provider, prompt_template, prompt_version, "
-            f"feature, latency_ms, tool_failed FROM {self._db}.traces_log FINAL "
+            f"feature, latency_ms, tool_failed FROM {self.database}.traces_log FINAL "
             f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1",
             keys,
         )
@@ -96,12 +100,12 @@ class ClickHouseStore:
         # Candidates without FINAL first (cheap; may include events joined since, whose first
         # version is not merged away yet), then the current rows of those few by primary key.
         candidates = self._rows(
-            f"SELECT DISTINCT tenant_id, event_id FROM {self._db}.events_log "
+            f"SELECT DISTINCT tenant_id, event_id FROM {self.database}.events_log "
             f"WHERE trace_id IN {IDS} AND (tenant_id, trace_id) IN {KEYS} AND sign = 1 AND NOT trace_joined",
             keys,
         )
         return self._rows(
-            f"SELECT {self._event_cols} FROM {self._db}.events_log FINAL "
+            f"SELECT {self._event_cols} FROM {self.database}.events_log FINAL "
             f"WHERE (tenant_id, event_id) IN {KEYS} AND sign = 1 AND NOT trace_joined",
             [(row[0], row[1]) for row in candidates],
         )
@@ -109,15 +113,12 @@ class ClickHouseStore:
     def unjoined_with_trace(self, limit: int) -> list[Row]:
         """Any stored events whose trace is stored too but which are not joined yet (for ``rejoin``)."""
         sql = (
-            f"SELECT {self._event_cols} FROM {self._db}.events_log FINAL "
+            f"SELECT {self._event_cols} FROM {self.database}.events_log FINAL "
             f"WHERE sign = 1 AND NOT trace_joined AND trace_id IS NOT NULL "
-            f"AND (tenant_id, trace_id) IN (SELECT tenant_id, trace_id FROM {self._db}.traces_log) "
+            f"AND (tenant_id, trace_id) IN (SELECT tenant_id, trace_id FROM {self.database}.traces_log) "
             f"LIMIT {int(limit)}"
         )
-        try:
-            return [list(row) for row in self._client.query(sql).result_rows]
-        except ClickHouseError as exc:
-            raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
+        return self._query(sql)
 
     def insert_events(self, rows: list[Row]) -> None:
         self._insert(self._events, rows)
@@ -130,7 +131,7 @@ class ClickHouseStore:
             return
         context.data = rows
         try:
-            self._client.insert(context=context)
+            self.client.insert(context=context)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse insert into {context.table} failed: {exc}") from exc
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -22,7 +21,7 @@ from consumers.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redr
 from consumers.rejoin import rejoin_all
 from consumers.replay import Slice
 from feedback.progress import replay_progress
-from feedback.querying import QueryFailed, run_query
+from feedback.querying import QueryFailed, admin_key, other_owner, run_query
 from feedback.replaying import plan, run_here, run_remote, summary
 from feedback.services import (
     CollectorServer,
@@ -32,7 +31,6 @@ from feedback.services import (
     make_worker,
 )
 from producers.keys import KeyKind, KeyStore, write_dev_keys
-from runtime.clickhouse import EngineOwner
 from runtime.errors import BrokerError, KafkaUnavailable
 from runtime.gc_tuning import tune_gc
 from runtime.kafka import ensure_topics
@@ -224,12 +222,10 @@ def replay(
     the embedded engine, the replay runs inside it (through its collector)."""
     settings = _settings()
     target = database or settings.clickhouse_database
-    owner = EngineOwner.current(settings.clickhouse().chdb_path) if settings.clickhouse().embedded else None
+    owner = other_owner(settings)
     try:
-        if owner is not None and owner.http_addr and owner.pid != os.getpid():
-            admin = KeyStore.load(settings.keys_file).first(KeyKind.ADMIN)
-            if admin is None:
-                raise RuntimeError(f"no admin key in {settings.keys_file} to ask the running pipeline with")
+        if owner is not None and owner.http_addr:
+            key = admin_key(settings)
             request = {"topic": topic, "from": from_, "to": to, "partition": partition, "database": target}
             with contextlib.ExitStack() as bars:
 
@@ -237,7 +233,7 @@ def replay(
                     return bars.enter_context(replay_progress(name, total))
 
                 run_remote(
-                    owner.http_addr, admin.key, request, on_slice, lambda name, stats: typer.echo(summary(name, stats))
+                    owner.http_addr, key, request, on_slice, lambda name, stats: typer.echo(summary(name, stats))
                 )
             return
         slices = plan(settings, topic, from_, to, partition)

@@ -17,17 +17,36 @@ class QueryFailed(Exception):
     """The query could not run; the message says why."""
 
 
-def run_query(settings: Settings, sql: str) -> dict[str, Any]:
+class NoAdminKey(RuntimeError):
+    """The keys file has no admin key to ask the running pipeline with."""
+
+
+def other_owner(settings: Settings) -> EngineOwner | None:
+    """Another live process holding the embedded engine (a running pipeline), if any."""
     target = settings.clickhouse()
-    if target.embedded:
-        owner = EngineOwner.current(target.chdb_path)
-        if owner is not None and owner.pid != os.getpid():
-            if owner.http_addr is None:
-                raise QueryFailed(
-                    f"the embedded ClickHouse at {target.chdb_path} is held by pid {owner.pid}, "
-                    "which serves no HTTP; query while `feedback up` runs, or stop that process"
-                )
-            return _through_collector(settings, owner.http_addr, sql)
+    if not target.embedded:
+        return None
+    owner = EngineOwner.current(target.chdb_path)
+    return owner if owner is not None and owner.pid != os.getpid() else None
+
+
+def admin_key(settings: Settings) -> str:
+    admin = KeyStore.load(settings.keys_file).first(KeyKind.ADMIN)
+    if admin is None:
+        raise NoAdminKey(f"no admin key in {settings.keys_file} to ask the running pipeline with")
+    return admin.key
+
+
+def run_query(settings: Settings, sql: str) -> dict[str, Any]:
+    owner = other_owner(settings)
+    if owner is not None:
+        if owner.http_addr is None:
+            raise QueryFailed(
+                f"the embedded ClickHouse at {settings.clickhouse().chdb_path} is held by pid {owner.pid}, "
+                "which serves no HTTP; query while `feedback up` runs, or stop that process"
+            )
+        return _through_collector(settings, owner.http_addr, sql)
+    target = settings.clickhouse()
     try:
         return QueryService(target, settings.clickhouse_database).run(sql)
     except Exception as exc:  # BadRequest carries the ClickHouse message
@@ -35,14 +54,15 @@ def run_query(settings: Settings, sql: str) -> dict[str, Any]:
 
 
 def _through_collector(settings: Settings, http_addr: str, sql: str) -> dict[str, Any]:
-    admin = KeyStore.load(settings.keys_file).first(KeyKind.ADMIN)
-    if admin is None:
-        raise QueryFailed(f"no admin key in {settings.keys_file} to query the running collector with")
+    try:
+        key = admin_key(settings)
+    except NoAdminKey as exc:
+        raise QueryFailed(str(exc)) from None
     try:
         response = httpx.post(
             f"http://{http_addr}/v1/query",
             json={"sql": sql},
-            headers={"Authorization": f"Bearer {admin.key}"},
+            headers={"Authorization": f"Bearer {key}"},
             timeout=120,
         )
     except httpx.HTTPError as exc:

@@ -211,7 +211,6 @@ def instrumented(route: str, handler: Handler, with_cors: bool = False) -> Handl
 def create_app(
     collector: Collector,
     static_root: Path | None = None,
-    lifespan: Any = None,
     extra_routes: list[Route] | None = None,
 ) -> Starlette:
     routes: list[Route | Mount] = [
@@ -227,4 +226,4 @@ def create_app(
         for prefix, folder in (("/demo", static_root / "demo"), ("/sdk", static_root / "dist")):
             if folder.is_dir():
                 routes.append(Mount(prefix, app=StaticFiles(directory=folder, html=True), name=prefix.strip("/")))
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes)
