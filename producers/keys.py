@@ -15,7 +15,8 @@ from producers.errors import Forbidden, Unauthorized
 class KeyKind(StrEnum):
     PUBLIC = "public"  # browser-safe: events only
     SECRET = "secret"  # noqa: S105 (a kind of key, not a password); server side: events and traces
-    ADMIN = "admin"  # no tenant: read-only queries
+    ADMIN = "admin"  # no tenant: the operator's key (read-only queries over every tenant, replay)
+    ANALYST = "analyst"  # one tenant: read-only queries that see only that tenant's rows
 
 
 @dataclass(frozen=True)
