@@ -185,11 +185,18 @@ def migrate(
 def query(
     sql: Annotated[str, typer.Argument(help="A read-only SQL statement")],
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FEEDBACK_API_KEY",
+            help="Run as this admin or analyst key (an analyst sees only its tenant); default: the admin key",
+        ),
+    ] = None,
 ) -> None:
     """Read-only query against the configured ClickHouse."""
     settings = _settings()
     try:
-        result = run_query(settings, sql)
+        result = run_query(settings, sql, key)
     except QueryFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

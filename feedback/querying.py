@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 
-from producers.keys import KeyKind, KeyStore
-from producers.query import QueryService
+from producers.errors import CollectorError
+from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
+from producers.query import QueryService, scope_of
 from runtime.clickhouse import EngineOwner
 from runtime.settings import Settings
 
@@ -37,7 +38,23 @@ def admin_key(settings: Settings) -> str:
     return admin.key
 
 
-def run_query(settings: Settings, sql: str) -> dict[str, Any]:
+def reading_key(settings: Settings, presented: str | None) -> ApiKey:
+    """The key a query runs as: the one given (an admin or analyst key of the keys file), else
+    the keys file's admin key."""
+    try:
+        store = KeyStore.load(settings.keys_file)
+        if presented is None:
+            return store.authenticate(admin_key(settings))
+        api_key = store.authenticate(presented)
+        require_kind(api_key, KeyKind.ADMIN, KeyKind.ANALYST)
+    except (CollectorError, NoAdminKey) as exc:
+        raise QueryFailed(getattr(exc, "message", str(exc))) from None
+    return api_key
+
+
+def run_query(settings: Settings, sql: str, key: str | None = None) -> dict[str, Any]:
+    """Run ``sql`` as ``key`` (default: the admin key); an analyst key sees its tenant's rows only."""
+    api_key = reading_key(settings, key)
     owner = other_owner(settings)
     if owner is not None:
         if owner.http_addr is None:
@@ -45,19 +62,15 @@ def run_query(settings: Settings, sql: str) -> dict[str, Any]:
                 f"the embedded ClickHouse at {settings.clickhouse().chdb_path} is held by pid {owner.pid}, "
                 "which serves no HTTP; query while `feedback up` runs, or stop that process"
             )
-        return _through_collector(settings, owner.http_addr, sql)
-    target = settings.clickhouse()
+        return _through_collector(owner.http_addr, api_key.key, sql)
+    service = QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
     try:
-        return QueryService(target, settings.clickhouse_database).run(sql)
-    except Exception as exc:  # BadRequest carries the ClickHouse message
-        raise QueryFailed(getattr(exc, "message", str(exc))) from exc
+        return service.run(sql, scope_of(api_key))
+    except CollectorError as exc:  # BadRequest carries the ClickHouse message
+        raise QueryFailed(exc.message) from exc
 
 
-def _through_collector(settings: Settings, http_addr: str, sql: str) -> dict[str, Any]:
-    try:
-        key = admin_key(settings)
-    except NoAdminKey as exc:
-        raise QueryFailed(str(exc)) from None
+def _through_collector(http_addr: str, key: str, sql: str) -> dict[str, Any]:
     try:
         response = httpx.post(
             f"http://{http_addr}/v1/query",

@@ -65,7 +65,11 @@ def make_worker(
 
 def make_collector(settings: Settings, with_query: bool = True) -> Collector:
     producer = DeliveryProducer(producer_config(settings), settings.produce_timeout_s, settings.retry_after_s)
-    query = QueryService(settings.clickhouse(), settings.clickhouse_database) if with_query else None
+    query = (
+        QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
+        if with_query
+        else None
+    )
     return Collector(settings, KeyStore.load(settings.keys_file), producer, query)
 
 

@@ -23,7 +23,7 @@ from producers.errors import BadRequest, CollectorError, Forbidden, TooLarge, Un
 from producers.intake import Intake, Record, accept_events, accept_traces, items_of, parse_body
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS
-from producers.query import QueryService
+from producers.query import QueryService, scope_of
 from producers.ratelimit import RateLimiter, RequestLimits
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
@@ -136,10 +136,10 @@ class Collector:
 
     async def post_query(self, request: Request) -> Response:
         body, api_key, _ = await self._authorised_body(request)
-        require_kind(api_key, KeyKind.ADMIN)
+        require_kind(api_key, KeyKind.ADMIN, KeyKind.ANALYST)
         if self.query_service is None:
             raise Unavailable("this collector has no ClickHouse configured for queries", retry_after=60)
-        result = await run_in_threadpool(self.query_service.run, body.get("sql"))
+        result = await run_in_threadpool(self.query_service.run, body.get("sql"), scope_of(api_key))
         return OrjsonResponse(result)
 
     async def healthz(self, _request: Request) -> Response:

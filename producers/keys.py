@@ -97,12 +97,14 @@ def write_dev_keys(path: Path, tenant: str = "dev") -> dict[str, str]:
     keys = {
         "public": f"pk_{tenant}_{secrets.token_hex(12)}",
         "secret": f"sk_{tenant}_{secrets.token_hex(12)}",
+        "analyst": f"an_{tenant}_{secrets.token_hex(12)}",
         "admin": f"ak_{secrets.token_hex(12)}",
     }
     document = {
         "keys": [
             {"key": keys["public"], "tenant": tenant, "kind": "public", "origins": ["*"]},
             {"key": keys["secret"], "tenant": tenant, "kind": "secret"},
+            {"key": keys["analyst"], "tenant": tenant, "kind": "analyst"},
             {"key": keys["admin"], "kind": "admin"},
         ]
     }

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.clickhouse import ClickHouseTarget
 from runtime.local_kafka import LocalBroker
+from runtime.readonly_query import QueryLimits
 from schemas.registry import SchemaRegistry
 
 TOPIC_KINDS = ("explicit", "implicit", "traces", "dlq")
@@ -49,6 +50,11 @@ class Settings(BaseSettings):
     rate_limit_user_per_s: float = 100
     rate_limit_user_burst: float = 1_000
 
+    # People's queries (POST /v1/query, feedback query): what one query may cost.
+    query_timeout_s: float = Field(default=30.0, gt=0)
+    query_max_memory_bytes: int = Field(default=2 * 1024**3, gt=0)
+    query_max_rows: int = Field(default=100_000, gt=0)
+
     # Observability.
     otel_exporter: str = Field(default="none", pattern="^(none|console|otlp)$")
     metrics_addr: str | None = None  # e.g. 0.0.0.0:9100: /metrics of a standalone `feedback worker`
@@ -84,6 +90,9 @@ class Settings(BaseSettings):
     def registry(self) -> SchemaRegistry | None:
         """The schema registry client, when FEEDBACK_SCHEMA_REGISTRY_URL is set."""
         return SchemaRegistry(self.schema_registry_url) if self.schema_registry_url else None
+
+    def query_limits(self) -> QueryLimits:
+        return QueryLimits(self.query_timeout_s, self.query_max_memory_bytes, self.query_max_rows)
 
     def clickhouse(self) -> ClickHouseTarget:
         return ClickHouseTarget(self.clickhouse_url.get_secret_value())

@@ -27,6 +27,8 @@ KEYS = {
     "secret": "sk_test_acme",
     "other_secret": "sk_test_globex",
     "admin": "ak_test_admin",
+    "analyst": "an_test_acme",
+    "other_analyst": "an_test_globex",
 }
 
 
@@ -57,6 +59,8 @@ def keys_file(session_dir: Path) -> Path:
                     {"key": KEYS["secret"], "tenant": "acme", "kind": "secret"},
                     {"key": KEYS["other_secret"], "tenant": "globex", "kind": "secret"},
                     {"key": KEYS["admin"], "kind": "admin"},
+                    {"key": KEYS["analyst"], "tenant": "acme", "kind": "analyst"},
+                    {"key": KEYS["other_analyst"], "tenant": "globex", "kind": "analyst"},
                 ]
             }
         )
