@@ -1,4 +1,4 @@
-"""Deterministic, valid EVENTs and TRACEs (CONTRACT.md sections 4 and 5), with a realistic mix.
+"""Deterministic, valid EVENTs and TRACEs (docs/contract.md §4 and §5), with a realistic mix.
 
 Every event points at a trace (but ``abandon``), two events per trace on average, three traces
 per conversation; the same seed gives the same ids, so a child process can rebuild the data.

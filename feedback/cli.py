@@ -1,4 +1,4 @@
-"""The ``feedback`` command line (CONTRACT.md section 1)."""
+"""The ``feedback`` command line (docs/contract.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The collector's HTTP API (CONTRACT.md section 3) as a Starlette app."""
+"""The collector's HTTP API (docs/contract.md §3) as a Starlette app."""
 
 from __future__ import annotations
 

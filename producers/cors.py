@@ -1,4 +1,4 @@
-"""CORS for browsers: per-key allowed origins (CONTRACT.md keys file ``origins``)."""
+"""CORS for browsers: per-key allowed origins (docs/contract.md §2, keys file, ``origins``)."""
 
 from __future__ import annotations
 

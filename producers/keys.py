@@ -1,4 +1,4 @@
-"""API keys → tenants, from the keys file (CONTRACT.md section 2)."""
+"""API keys → tenants, from the keys file (docs/contract.md §2)."""
 
 from __future__ import annotations
 

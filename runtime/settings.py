@@ -17,7 +17,7 @@ WORKER_TOPIC_KINDS = ("explicit", "implicit", "traces")
 
 
 class Settings(BaseSettings):
-    """Everything configurable, with the contract's defaults (CONTRACT.md §2)."""
+    """Everything configurable, with the contract's defaults (docs/contract.md §2)."""
 
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
 

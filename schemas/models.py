@@ -1,6 +1,6 @@
 """Pydantic models of the contract's EVENT and TRACE.
 
-``EventIn`` and ``TraceIn`` are what clients send (CONTRACT.md sections 4 and 5).
+``EventIn`` and ``TraceIn`` are what clients send (docs/contract.md §4 and §5).
 ``FeedbackEvent`` and ``LlmTrace`` are the records on Kafka: field for field the
 Avro schemas in ``schemas/avro`` (a unit test proves it).
 """

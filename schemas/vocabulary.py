@@ -1,4 +1,4 @@
-"""The contract's closed vocabularies (CONTRACT.md section 4), in one place."""
+"""The contract's closed vocabularies (docs/contract.md §4), in one place."""
 
 from __future__ import annotations
 

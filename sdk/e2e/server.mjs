@@ -74,7 +74,7 @@ export async function startServer({ port = 0, host = "127.0.0.1", key } = {}) {
   };
 }
 
-/** The EVENT rules of CONTRACT.md §4 that a client can get wrong. */
+/** The EVENT rules of docs/contract.md §4 that a client can get wrong. */
 function validate(e) {
   const errors = [];
   if (typeof e !== "object" || e === null) return ["event: not an object"];

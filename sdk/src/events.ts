@@ -1,7 +1,7 @@
 import type { EventFields, EventType, FeedbackEvent, MessageIds } from "./types.js";
 import { uuid } from "./uuid.js";
 
-/** Field limits from CONTRACT.md §4; longer texts are cut rather than rejected. */
+/** Field limits from docs/contract.md §4; longer texts are cut rather than rejected. */
 const MAX_COMMENT = 4000;
 const MAX_EDITED_TEXT = 32_000;
 

@@ -1,4 +1,4 @@
-/** Reason codes a thumbs event may carry, per direction (CONTRACT.md §4). */
+/** Reason codes a thumbs event may carry, per direction (docs/contract.md §4). */
 export const REASONS = {
   up: ["correct", "clear", "fast", "useful", "good_citations"],
   down: [

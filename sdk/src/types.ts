@@ -1,4 +1,4 @@
-/** Event types accepted by the collector (CONTRACT.md §4). */
+/** Event types accepted by the collector (docs/contract.md §4). */
 export type EventType =
   | "thumbs"
   | "rating"

@@ -1,4 +1,4 @@
-"""Per-type rules of an EVENT (CONTRACT.md section 4): each failure names field and reason."""
+"""Per-type rules of an EVENT (docs/contract.md §4): each failure names field and reason."""
 
 from __future__ import annotations
 
