@@ -31,6 +31,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.query import QueryResult
 
 from runtime.clickhouse import ClickHouseTarget
 from runtime.errors import RuntimeFailure
@@ -125,6 +126,17 @@ class ReadOnlyQueries:
             except ClickHouseError as exc:
                 raise QueryError(f"sql: {clickhouse_message(exc)}") from None
         return {"columns": list(result.column_names), "rows": [list(row) for row in result.result_rows]}
+
+    def select(self, sql: str, parameters: dict[str, Any] | None = None, scope: ReadScope = ADMIN) -> QueryResult:
+        """The product's own SELECTs (dashboard figures, exports) on the scope's read-only session:
+        the SQL is ours, so it skips the statement checks, but an analyst's tenant filters and
+        every limit still apply."""
+        with self._lock:
+            client = self._session(scope)
+            try:
+                return client.query(sql, parameters=parameters)
+            except ClickHouseError as exc:
+                raise QueryError(clickhouse_message(exc)) from None
 
     # -- sessions -----------------------------------------------------------------------------
 

@@ -169,3 +169,10 @@ def test_limits_apply_to_every_query(clickhouse, base_settings) -> None:
     assert len(capped.run("SELECT number FROM numbers(1000000)")["rows"]) < 1_000_000
     with pytest.raises(QueryRefused, match="exactly one statement"):
         capped.run("SELECT 1; SELECT 2", ReadScope("acme"))
+
+
+def test_the_products_own_selects_keep_the_tenant_filter(pipeline, two_tenants: str, base_settings) -> None:
+    queries = ReadOnlyQueries(base_settings.clickhouse(), base_settings.clickhouse_database)
+    sql = "SELECT DISTINCT tenant_id FROM events WHERE user_id = {m:String} ORDER BY 1"
+    assert queries.select(sql, {"m": two_tenants}).result_rows == [("acme",), ("globex",)]
+    assert queries.select(sql, {"m": two_tenants}, ReadScope("globex")).result_rows == [("globex",)]
