@@ -66,7 +66,9 @@ def make_worker(
 def make_collector(settings: Settings, with_query: bool = True) -> Collector:
     producer = DeliveryProducer(producer_config(settings), settings.produce_timeout_s, settings.retry_after_s)
     query = QueryService(settings.clickhouse(), settings.clickhouse_database) if with_query else None
-    return Collector(settings, KeyStore.load(settings.keys_file), producer, query)
+    keys = KeyStore.load(settings.keys_file)
+    keys.watch(settings.keys_reload_s)
+    return Collector(settings, keys, producer, query)
 
 
 class _Server(uvicorn.Server):
@@ -94,6 +96,7 @@ class CollectorServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=30,
+            limit_concurrency=settings.http_max_connections,
         )
         self.server = _Server(config)
 
@@ -112,6 +115,7 @@ class CollectorServer:
         finally:
             # Requests still waiting for acks were drained by uvicorn; flush whatever is queued.
             self.collector.producer.close()
+            self.collector.keys.stop_watching()
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="collector", daemon=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -19,10 +20,10 @@ from starlette.staticfiles import StaticFiles
 
 from producers import cors
 from producers.delivery import DeliveryProducer, Outgoing
-from producers.errors import BadRequest, CollectorError, Forbidden, TooLarge, Unavailable
+from producers.errors import BadRequest, CollectorError, Forbidden, RequestTimeout, TooLarge, Unavailable
 from producers.intake import Intake, Record, accept_events, accept_traces, items_of, parse_body
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
-from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS
+from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS, rejected_field
 from producers.query import QueryService
 from producers.ratelimit import RateLimiter, RequestLimits
 from runtime.settings import Settings
@@ -78,10 +79,15 @@ class Collector:
         if declared and declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"body: over {limit} bytes")
         chunks = bytearray()
-        async for chunk in request.stream():
-            chunks.extend(chunk)
-            if len(chunks) > limit:
-                raise TooLarge(f"body: over {limit} bytes")
+        timeout_s = self.settings.http_body_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for chunk in request.stream():
+                    chunks.extend(chunk)
+                    if len(chunks) > limit:
+                        raise TooLarge(f"body: over {limit} bytes")
+        except TimeoutError:
+            raise RequestTimeout(f"body: not received whole within {timeout_s:g} s") from None
         if not chunks:
             raise BadRequest("body: empty")
         return bytes(chunks)
@@ -93,6 +99,7 @@ class Collector:
         body, body_key = parse_body(raw, request.headers.get("content-encoding"), self.settings.max_body_bytes)
         header_key = bearer_token(request)
         api_key = self.keys.authenticate(header_key or body_key)
+        request.state.api_key = api_key  # CORS answers only origins this key allows
         origin = request.headers.get("origin")
         if not api_key.allows_origin(origin):
             raise Forbidden(f"origin {origin} is not allowed for this key")
@@ -101,7 +108,7 @@ class Collector:
     async def _produce(self, kind: str, intake: Intake, topic_of: Callable[[Record], str]) -> Response:
         for rejection in intake.rejected:
             for error in rejection.errors:
-                REJECTED.labels(kind, error.split(":", 1)[0].split(".", 1)[0]).inc()
+                REJECTED.labels(kind, rejected_field(error)).inc()
         rejected = [r.as_json() for r in intake.rejected]
         if not intake.records:
             raise BadRequestWithItems("nothing valid to accept", rejected)
@@ -182,7 +189,9 @@ def error_response(exc: CollectorError) -> Response:
     content: dict[str, Any] = {"error": exc.message}
     if isinstance(exc, BadRequestWithItems):
         content.update(accepted=0, rejected=exc.rejected)
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    if isinstance(exc, RequestTimeout):
+        headers["Connection"] = "close"  # the rest of the body may still come: do not read it as a request
     return OrjsonResponse(content, status_code=exc.status, headers=headers)
 
 
@@ -191,7 +200,7 @@ def instrumented(route: str, handler: Handler, with_cors: bool = False) -> Handl
 
     async def endpoint(request: Request) -> Response:
         if with_cors and request.method == "OPTIONS":
-            return cors.preflight(request)
+            return cors.preflight(request, request.app.state.keys)
         IN_FLIGHT.inc()
         try:
             response = await handler(request)
@@ -203,7 +212,9 @@ def instrumented(route: str, handler: Handler, with_cors: bool = False) -> Handl
         finally:
             IN_FLIGHT.dec()
         REQUESTS.labels(route, str(response.status_code)).inc()
-        return cors.allow_origin(response, request.headers.get("origin")) if with_cors else response
+        if not with_cors:
+            return response
+        return cors.allow_origin(response, request.headers.get("origin"), getattr(request.state, "api_key", None))
 
     return endpoint
 
@@ -226,4 +237,6 @@ def create_app(
         for prefix, folder in (("/demo", static_root / "demo"), ("/sdk", static_root / "dist")):
             if folder.is_dir():
                 routes.append(Mount(prefix, app=StaticFiles(directory=folder, html=True), name=prefix.strip("/")))
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.keys = collector.keys  # for CORS preflights, which carry no key
+    return app

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     clickhouse_url: SecretStr = SecretStr("chdb://./.data/clickhouse")
     clickhouse_database: str = "feedback"
     keys_file: Path = Path("./.data/keys.json")
+    keys_reload_s: float = 1.0  # how often the collector checks the keys file for changes (0: never)
     http_addr: str = "127.0.0.1:8080"
     topic_prefix: str = "feedback."
     schema_registry_url: str | None = None
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     retry_after_s: int = 5
     max_body_bytes: int = 1024 * 1024
     max_items: int = 1000
+    # A request body must arrive whole within this time (else 408): slow or stalled uploads
+    # must not hold a connection and its buffers for ever.
+    http_body_timeout_s: float = 15.0
+    # Connections (and requests) served at once; past it uvicorn answers 503 at once.
+    http_max_connections: int = 1000
     topic_partitions: int = 6
     # Token buckets, in items per second (0 turns a limit off).
     rate_limit_key_per_s: float = 20_000
