@@ -21,11 +21,12 @@ from starlette.staticfiles import StaticFiles
 from producers import cors
 from producers.delivery import DeliveryProducer, Outgoing
 from producers.errors import BadRequest, CollectorError, Forbidden, RequestTimeout, TooLarge, Unavailable
-from producers.intake import Intake, Record, accept_events, accept_traces, items_of, parse_body
+from producers.intake import Intake, Record, Rejection, accept_events, accept_traces, items_of, parse_body
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS, rejected_field
 from producers.query import QueryService
 from producers.ratelimit import RateLimiter, RequestLimits
+from runtime.kafka import max_item_bytes
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
 from schemas.vocabulary import topic_kind
@@ -64,6 +65,7 @@ class Collector:
         self.keys = keys
         self.producer = producer
         self.query_service = query
+        self.max_item_bytes = max_item_bytes(settings.kafka_max_message_bytes)
         registry = settings.registry()
         self.topics = {kind: settings.topic(kind) for kind in ("explicit", "implicit", "traces")}
         self.encoders = {
@@ -106,17 +108,23 @@ class Collector:
         return body, api_key, "http" if header_key else "beacon"
 
     async def _produce(self, kind: str, intake: Intake, topic_of: Callable[[Record], str]) -> Response:
+        encoders = self.encoders
+        messages = []
+        for index, record in zip(intake.indexes, intake.records, strict=True):
+            topic = topic_of(record)
+            key, value = message_key(record), encoders[topic].encode(record)
+            if len(key) + len(value) > self.max_item_bytes:
+                # Kafka would refuse it however often the client retried: reject it, not the request.
+                intake.rejected.append(oversized(index, record, len(key) + len(value), self.max_item_bytes))
+                continue
+            messages.append(Outgoing(topic, key, value))
+        intake.rejected.sort(key=lambda r: r.index)
         for rejection in intake.rejected:
             for error in rejection.errors:
                 REJECTED.labels(kind, rejected_field(error)).inc()
         rejected = [r.as_json() for r in intake.rejected]
-        if not intake.records:
+        if not messages:
             raise BadRequestWithItems("nothing valid to accept", rejected)
-        encoders = self.encoders
-        messages = []
-        for record in intake.records:
-            topic = topic_of(record)
-            messages.append(Outgoing(topic, message_key(record), encoders[topic].encode(record)))
         await self.producer.send(messages)
         ACCEPTED.labels(kind).inc(len(messages))
         return OrjsonResponse({"accepted": len(messages), "rejected": rejected}, status_code=202)
@@ -165,6 +173,12 @@ class BadRequestWithItems(BadRequest):
     def __init__(self, message: str, rejected: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.rejected = rejected
+
+
+def oversized(index: int, record: Record, size: int, limit: int) -> Rejection:
+    item_id = record.get("event_id") or record.get("trace_id")
+    reason = f"item: {size} bytes once encoded, over the limit of {limit} bytes per item (one Kafka message)"
+    return Rejection(index, [reason], item_id)
 
 
 def user_of(item: Any) -> str | None:

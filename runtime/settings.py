@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     kafka_version: str = "4.1.1"
     kafka_heap: str = "768m"
     kafka_local_port: int = 9092  # the controller listens on the next port
+    # The largest Kafka message, set alike on the local broker (message.max.bytes), the topics
+    # created here (max.message.bytes) and the producers (message.max.bytes, batch.size); the
+    # collector rejects an item whose message would not fit (runtime.kafka.max_item_bytes).
+    kafka_max_message_bytes: int = Field(default=1_048_576, ge=65_536)
 
     # Collector behaviour.
     produce_timeout_s: float = 5.0
@@ -102,4 +106,5 @@ class Settings(BaseSettings):
             port=self.kafka_local_port,
             controller_port=self.kafka_local_port + 1,
             heap=self.kafka_heap,
+            max_message_bytes=self.kafka_max_message_bytes,
         )
