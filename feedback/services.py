@@ -97,6 +97,9 @@ class CollectorServer:
             lifespan="off",
             timeout_graceful_shutdown=30,
             limit_concurrency=settings.http_max_connections,
+            # The collector reads X-Forwarded-For itself, from FEEDBACK_TRUSTED_PROXIES only
+            # (uvicorn would otherwise believe any local peer's).
+            proxy_headers=False,
         )
         self.server = _Server(config)
 

@@ -19,13 +19,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from producers import cors
+from producers.client_address import client_address
 from producers.delivery import DeliveryProducer, Outgoing
 from producers.errors import BadRequest, CollectorError, Forbidden, RequestTimeout, TooLarge, Unavailable
 from producers.intake import Intake, Record, Rejection, accept_events, accept_traces, items_of, parse_body
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS, rejected_field
 from producers.query import QueryService
-from producers.ratelimit import RateLimiter, RequestLimits
+from producers.ratelimit import RequestLimits
 from runtime.kafka import max_item_bytes
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
@@ -58,10 +59,8 @@ class Collector:
         limits: RequestLimits | None = None,
     ) -> None:
         self.settings = settings
-        self.limits = limits or RequestLimits(
-            RateLimiter(settings.rate_limit_key_per_s, settings.rate_limit_key_burst),
-            RateLimiter(settings.rate_limit_user_per_s, settings.rate_limit_user_burst),
-        )
+        self.limits = limits or RequestLimits.of(settings)
+        self.trusted_proxies = settings.trusted_proxy_networks
         self.keys = keys
         self.producer = producer
         self.query_service = query
@@ -129,13 +128,17 @@ class Collector:
         ACCEPTED.labels(kind).inc(len(messages))
         return OrjsonResponse({"accepted": len(messages), "rejected": rejected}, status_code=202)
 
+    def _client_address(self, request: Request) -> str | None:
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers.get("x-forwarded-for"), self.trusted_proxies)
+
     # -- routes -------------------------------------------------------------------------------
 
     async def post_events(self, request: Request) -> Response:
         body, api_key, via = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.PUBLIC, KeyKind.SECRET)
         items, sent_at = items_of(body, "events", self.settings.max_items)
-        self.limits.check(api_key.key, tenant, map(user_of, items))
+        self.limits.check(api_key, map(user_of, items), self._client_address(request))
         intake = accept_events(items, sent_at, tenant, now_ms(), via)
         topics = self.topics
         return await self._produce("event", intake, lambda r: topics[topic_kind(r["type"])])
@@ -144,7 +147,7 @@ class Collector:
         body, api_key, _ = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.SECRET)
         items, _ = items_of(body, "traces", self.settings.max_items)
-        self.limits.check(api_key.key, tenant, ())
+        self.limits.check(api_key, ())
         intake = accept_traces(items, tenant, now_ms())
         topic = self.topics["traces"]
         return await self._produce("trace", intake, lambda _r: topic)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.clickhouse import ClickHouseTarget
 from runtime.local_kafka import LocalBroker
+from runtime.networks import Network, parse_networks
 from schemas.registry import SchemaRegistry
 
 TOPIC_KINDS = ("explicit", "implicit", "traces", "dlq")
@@ -53,11 +54,19 @@ class Settings(BaseSettings):
     # Connections (and requests) served at once; past it uvicorn answers 503 at once.
     http_max_connections: int = 1000
     topic_partitions: int = 6
-    # Token buckets, in items per second (0 turns a limit off).
+    # Token buckets, in items per second and items of burst (0 turns a limit off).
     rate_limit_key_per_s: float = 20_000
     rate_limit_key_burst: float = 40_000
-    rate_limit_user_per_s: float = 100
-    rate_limit_user_burst: float = 1_000
+    # One person: a few signals a second, a burst of a few hundred (a long chat, a retry queue).
+    rate_limit_user_per_s: float = 5
+    rate_limit_user_burst: float = 300
+    # One client address, public keys only (browsers): several people behind one NAT, not a script
+    # that invents a user_id per event. Secret keys (backends relaying many users) are limited per key.
+    rate_limit_address_per_s: float = 50
+    rate_limit_address_burst: float = 1_000
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks, e.g.
+    # 10.0.0.0/8); empty: nobody's, the TCP peer is the client.
+    trusted_proxies: str = ""
 
     # Observability.
     otel_exporter: str = Field(default="none", pattern="^(none|console|otlp)$")
@@ -67,6 +76,16 @@ class Settings(BaseSettings):
     worker_group: str = "feedback-workers"
     batch_max_messages: int = 20_000
     batch_max_wait_s: float = 0.4
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a clear error at start, naming the entry
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def http_host(self) -> str:
