@@ -30,7 +30,7 @@ from feedback.services import (
     make_collector,
     make_worker,
 )
-from producers.keys import KeyKind, KeyStore, write_dev_keys
+from producers.keys import KeyKind, KeysFileError, KeyStore, write_dev_keys
 from runtime.errors import BrokerError, KafkaUnavailable
 from runtime.gc_tuning import tune_gc
 from runtime.kafka import ensure_topics
@@ -39,7 +39,10 @@ from runtime.migrations import migrate as apply_migrations
 from runtime.settings import Settings
 
 app = typer.Typer(
-    help="feedback-pipeline: user feedback on LLM responses, from HTTP to ClickHouse.", no_args_is_help=True
+    help="feedback-pipeline: user feedback on LLM responses, from HTTP to ClickHouse.",
+    no_args_is_help=True,
+    # A crash's traceback must not print local variables: they hold keys, comments, user ids.
+    pretty_exceptions_show_locals=False,
 )
 dlq_app = typer.Typer(
     help="The dead-letter queue: what failed, why, from where; redrive after a fix.", no_args_is_help=True
@@ -59,7 +62,7 @@ def main() -> None:
     """The ``feedback`` entry point: expected failures are one line on stderr, not a traceback."""
     try:
         app()
-    except (EngineBusy, KafkaUnavailable, BrokerError, FileNotFoundError) as exc:
+    except (EngineBusy, KafkaUnavailable, BrokerError, FileNotFoundError, KeysFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
@@ -82,7 +85,13 @@ def up() -> None:
     settings = _settings()
     if not settings.keys_file.exists():
         keys = write_dev_keys(settings.keys_file)
-        log.info("keys.created", file=str(settings.keys_file), **keys)
+        # Only the browser-safe key: logs are read by more people than the keys file.
+        log.info(
+            "keys.created",
+            file=str(settings.keys_file),
+            public=keys["public"],
+            others="feedback keys --kind secret (or --kind admin)",
+        )
     broker = settings.local_broker() if settings.uses_local_kafka else None
     started_broker = broker.start() if broker is not None else False
     stop, crashed = threading.Event(), threading.Event()

@@ -65,12 +65,12 @@ def make_worker(
 
 def make_collector(settings: Settings, with_query: bool = True) -> Collector:
     producer = DeliveryProducer(producer_config(settings), settings.produce_timeout_s, settings.retry_after_s)
-    query = (
-        QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
-        if with_query
-        else None
-    )
-    return Collector(settings, KeyStore.load(settings.keys_file), producer, query)
+    query = None
+    if with_query:
+        query = QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
+    keys = KeyStore.load(settings.keys_file)
+    keys.watch(settings.keys_reload_s)
+    return Collector(settings, keys, producer, query)
 
 
 class _Server(uvicorn.Server):
@@ -98,6 +98,10 @@ class CollectorServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=30,
+            limit_concurrency=settings.http_max_connections,
+            # The collector reads X-Forwarded-For itself, from FEEDBACK_TRUSTED_PROXIES only
+            # (uvicorn would otherwise believe any local peer's).
+            proxy_headers=False,
         )
         self.server = _Server(config)
 
@@ -116,6 +120,7 @@ class CollectorServer:
         finally:
             # Requests still waiting for acks were drained by uvicorn; flush whatever is queued.
             self.collector.producer.close()
+            self.collector.keys.stop_watching()
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="collector", daemon=True)

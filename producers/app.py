@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -18,13 +19,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from producers import cors
+from producers.client_address import client_address
 from producers.delivery import DeliveryProducer, Outgoing
-from producers.errors import BadRequest, CollectorError, Forbidden, TooLarge, Unavailable
-from producers.intake import Intake, Record, accept_events, accept_traces, items_of, parse_body
+from producers.errors import BadRequest, CollectorError, Forbidden, RequestTimeout, TooLarge, Unavailable
+from producers.intake import Intake, Record, Rejection, accept_events, accept_traces, items_of, parse_body
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
-from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS
+from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS, rejected_field
 from producers.query import QueryService, scope_of
-from producers.ratelimit import RateLimiter, RequestLimits
+from producers.ratelimit import RequestLimits
+from runtime.kafka import max_item_bytes
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
 from schemas.vocabulary import topic_kind
@@ -56,13 +59,12 @@ class Collector:
         limits: RequestLimits | None = None,
     ) -> None:
         self.settings = settings
-        self.limits = limits or RequestLimits(
-            RateLimiter(settings.rate_limit_key_per_s, settings.rate_limit_key_burst),
-            RateLimiter(settings.rate_limit_user_per_s, settings.rate_limit_user_burst),
-        )
+        self.limits = limits or RequestLimits.of(settings)
+        self.trusted_proxies = settings.trusted_proxy_networks
         self.keys = keys
         self.producer = producer
         self.query_service = query
+        self.max_item_bytes = max_item_bytes(settings.kafka_max_message_bytes)
         registry = settings.registry()
         self.topics = {kind: settings.topic(kind) for kind in ("explicit", "implicit", "traces")}
         self.encoders = {
@@ -78,10 +80,15 @@ class Collector:
         if declared and declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"body: over {limit} bytes")
         chunks = bytearray()
-        async for chunk in request.stream():
-            chunks.extend(chunk)
-            if len(chunks) > limit:
-                raise TooLarge(f"body: over {limit} bytes")
+        timeout_s = self.settings.http_body_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for chunk in request.stream():
+                    chunks.extend(chunk)
+                    if len(chunks) > limit:
+                        raise TooLarge(f"body: over {limit} bytes")
+        except TimeoutError:
+            raise RequestTimeout(f"body: not received whole within {timeout_s:g} s") from None
         if not chunks:
             raise BadRequest("body: empty")
         return bytes(chunks)
@@ -93,26 +100,37 @@ class Collector:
         body, body_key = parse_body(raw, request.headers.get("content-encoding"), self.settings.max_body_bytes)
         header_key = bearer_token(request)
         api_key = self.keys.authenticate(header_key or body_key)
+        request.state.api_key = api_key  # CORS answers only origins this key allows
         origin = request.headers.get("origin")
         if not api_key.allows_origin(origin):
             raise Forbidden(f"origin {origin} is not allowed for this key")
         return body, api_key, "http" if header_key else "beacon"
 
     async def _produce(self, kind: str, intake: Intake, topic_of: Callable[[Record], str]) -> Response:
-        for rejection in intake.rejected:
-            for error in rejection.errors:
-                REJECTED.labels(kind, error.split(":", 1)[0].split(".", 1)[0]).inc()
-        rejected = [r.as_json() for r in intake.rejected]
-        if not intake.records:
-            raise BadRequestWithItems("nothing valid to accept", rejected)
         encoders = self.encoders
         messages = []
-        for record in intake.records:
+        for index, record in zip(intake.indexes, intake.records, strict=True):
             topic = topic_of(record)
-            messages.append(Outgoing(topic, message_key(record), encoders[topic].encode(record)))
+            key, value = message_key(record), encoders[topic].encode(record)
+            if len(key) + len(value) > self.max_item_bytes:
+                # Kafka would refuse it however often the client retried: reject it, not the request.
+                intake.rejected.append(oversized(index, record, len(key) + len(value), self.max_item_bytes))
+                continue
+            messages.append(Outgoing(topic, key, value))
+        intake.rejected.sort(key=lambda r: r.index)
+        for rejection in intake.rejected:
+            for error in rejection.errors:
+                REJECTED.labels(kind, rejected_field(error)).inc()
+        rejected = [r.as_json() for r in intake.rejected]
+        if not messages:
+            raise BadRequestWithItems("nothing valid to accept", rejected)
         await self.producer.send(messages)
         ACCEPTED.labels(kind).inc(len(messages))
         return OrjsonResponse({"accepted": len(messages), "rejected": rejected}, status_code=202)
+
+    def _client_address(self, request: Request) -> str | None:
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers.get("x-forwarded-for"), self.trusted_proxies)
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -120,7 +138,7 @@ class Collector:
         body, api_key, via = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.PUBLIC, KeyKind.SECRET)
         items, sent_at = items_of(body, "events", self.settings.max_items)
-        self.limits.check(api_key.key, tenant, map(user_of, items))
+        self.limits.check(api_key, map(user_of, items), self._client_address(request))
         intake = accept_events(items, sent_at, tenant, now_ms(), via)
         topics = self.topics
         return await self._produce("event", intake, lambda r: topics[topic_kind(r["type"])])
@@ -129,7 +147,7 @@ class Collector:
         body, api_key, _ = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.SECRET)
         items, _ = items_of(body, "traces", self.settings.max_items)
-        self.limits.check(api_key.key, tenant, ())
+        self.limits.check(api_key, ())
         intake = accept_traces(items, tenant, now_ms())
         topic = self.topics["traces"]
         return await self._produce("trace", intake, lambda _r: topic)
@@ -160,6 +178,12 @@ class BadRequestWithItems(BadRequest):
         self.rejected = rejected
 
 
+def oversized(index: int, record: Record, size: int, limit: int) -> Rejection:
+    item_id = record.get("event_id") or record.get("trace_id")
+    reason = f"item: {size} bytes once encoded, over the limit of {limit} bytes per item (one Kafka message)"
+    return Rejection(index, [reason], item_id)
+
+
 def user_of(item: Any) -> str | None:
     """Who an item is about, for the per-user limit: its user, else its session."""
     if not isinstance(item, dict):
@@ -182,7 +206,9 @@ def error_response(exc: CollectorError) -> Response:
     content: dict[str, Any] = {"error": exc.message}
     if isinstance(exc, BadRequestWithItems):
         content.update(accepted=0, rejected=exc.rejected)
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    if isinstance(exc, RequestTimeout):
+        headers["Connection"] = "close"  # the rest of the body may still come: do not read it as a request
     return OrjsonResponse(content, status_code=exc.status, headers=headers)
 
 
@@ -191,7 +217,7 @@ def instrumented(route: str, handler: Handler, with_cors: bool = False) -> Handl
 
     async def endpoint(request: Request) -> Response:
         if with_cors and request.method == "OPTIONS":
-            return cors.preflight(request)
+            return cors.preflight(request, request.app.state.keys)
         IN_FLIGHT.inc()
         try:
             response = await handler(request)
@@ -203,7 +229,9 @@ def instrumented(route: str, handler: Handler, with_cors: bool = False) -> Handl
         finally:
             IN_FLIGHT.dec()
         REQUESTS.labels(route, str(response.status_code)).inc()
-        return cors.allow_origin(response, request.headers.get("origin")) if with_cors else response
+        if not with_cors:
+            return response
+        return cors.allow_origin(response, request.headers.get("origin"), getattr(request.state, "api_key", None))
 
     return endpoint
 
@@ -226,4 +254,6 @@ def create_app(
         for prefix, folder in (("/demo", static_root / "demo"), ("/sdk", static_root / "dist")):
             if folder.is_dir():
                 routes.append(Mount(prefix, app=StaticFiles(directory=folder, html=True), name=prefix.strip("/")))
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.keys = collector.keys  # for CORS preflights, which carry no key
+    return app

@@ -26,6 +26,10 @@ class Forbidden(CollectorError):
     status = 403
 
 
+class RequestTimeout(CollectorError):
+    status = 408
+
+
 class TooLarge(CollectorError):
     status = 413
 

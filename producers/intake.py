@@ -45,6 +45,11 @@ class Intake:
 
     records: list[Record] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)  # each record's place in the request
+
+    def accept(self, index: int, record: Record) -> None:
+        self.records.append(record)
+        self.indexes.append(index)
 
 
 def parse_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> tuple[dict[str, Any], str | None]:
@@ -161,7 +166,7 @@ def accept_events(
             continue
         record = checked.model_dump()
         record.update(tenant_id=tenant, sent_at=sent_at, received_at=received_at, ts=ts, received_via=received_via)
-        intake.records.append(record)
+        intake.accept(index, record)
     return intake
 
 
@@ -176,5 +181,5 @@ def accept_traces(items: list[Any], tenant: str, received_at: int) -> Intake:
             continue
         record = checked.model_dump()
         record.update(tenant_id=tenant, received_at=received_at, timestamp=record["timestamp"] or received_at)
-        intake.records.append(record)
+        intake.accept(index, record)
     return intake

@@ -1,8 +1,15 @@
-"""The collector's metric names, in one place (Prometheus; scraped at GET /metrics)."""
+"""The collector's metric names, in one place (Prometheus; scraped at GET /metrics).
+
+No label value comes from client input: a label set that a client can grow at will is a memory
+leak in the collector and in every scraper. Rejection reasons are labelled by the field at fault
+only when it is a field of the contract; anything else counts as ``other``.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from schemas.models import EventIn, TraceIn
 
 REQUESTS = Counter("feedback_http_requests_total", "HTTP requests by route and status", ["route", "status"])
 ACCEPTED = Counter("feedback_items_accepted_total", "Items acknowledged by Kafka", ["kind"])
@@ -13,3 +20,16 @@ PRODUCE_LATENCY = Histogram(
     "From first produce() to the last delivery report of a request",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+# ``item``: a reason about the item as a whole (not an object, too large for one Kafka message).
+ITEM_LABEL = "item"
+OTHER_LABEL = "other"
+KNOWN_FIELDS = frozenset(EventIn.model_fields) | frozenset(TraceIn.model_fields) | {ITEM_LABEL}
+
+
+def rejected_field(error: str) -> str:
+    """The metric label of one ``field: reason`` line: the top-level field if the contract has it."""
+    head = error.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
+    if head in KNOWN_FIELDS:
+        return head
+    return ITEM_LABEL if head.isdigit() else OTHER_LABEL

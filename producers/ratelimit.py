@@ -1,4 +1,13 @@
-"""Token buckets per API key and per user (or session): abuse gets 429 with Retry-After."""
+"""Token buckets per API key, per client address and per user (or session): abuse gets 429 with
+Retry-After.
+
+- per user (or session) of a tenant: one person's signals, at a human pace;
+- per client address, for public keys only: a browser script that rotates ``user_id`` and
+  ``session_id`` still meets a limit (the address is the TCP peer, or the client a trusted
+  proxy names; see ``producers.client_address``);
+- per key: everything one key sends. A backend relaying many users with a secret key shares one
+  address, so it is limited per key (and per user), never per address.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from producers.errors import RateLimited
+from producers.key_kinds import ApiKey, KeyKind
+from runtime.settings import Settings
 
 
 @dataclass
@@ -18,14 +29,21 @@ class TokenBucket:
     tokens: float
     updated: float
 
-    def take(self, cost: float, now: float) -> float:
-        """Take ``cost`` tokens; 0.0 when granted, else the seconds until it would be."""
+    def refill(self, now: float) -> None:
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if cost <= self.tokens:
+
+    def wait_for(self, cost: float) -> float:
+        """0.0 when ``cost`` tokens are there, else the seconds until they would be."""
+        return 0.0 if cost <= self.tokens else (cost - self.tokens) / self.rate
+
+    def take(self, cost: float, now: float) -> float:
+        """Take ``cost`` tokens; 0.0 when granted, else the seconds until it would be."""
+        self.refill(now)
+        wait = self.wait_for(cost)
+        if wait == 0.0:
             self.tokens -= cost
-            return 0.0
-        return (cost - self.tokens) / self.rate
+        return wait
 
 
 class RateLimiter:
@@ -45,10 +63,7 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.rate > 0
 
-    def wait_needed(self, name: str, cost: float) -> float:
-        if not self.enabled:
-            return 0.0
-        now = self._clock()
+    def _bucket(self, name: str, now: float) -> TokenBucket:
         bucket = self._buckets.get(name)
         if bucket is None:
             bucket = self._buckets[name] = TokenBucket(self.rate, self.burst, self.burst, now)
@@ -56,26 +71,54 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         else:
             self._buckets.move_to_end(name)
-        return bucket.take(min(cost, self.burst), now)
+        bucket.refill(now)
+        return bucket
+
+    def wait_needed(self, name: str, cost: float) -> float:
+        """Take ``cost`` tokens if they are there; else take none and say how long to wait."""
+        if not self.enabled:
+            return 0.0
+        return self._bucket(name, self._clock()).take(min(cost, self.burst), self._clock())
+
+    def peek(self, name: str, cost: float) -> float:
+        """How long until ``cost`` tokens are there, taking none."""
+        if not self.enabled:
+            return 0.0
+        return self._bucket(name, self._clock()).wait_for(min(cost, self.burst))
 
 
 class RequestLimits:
-    """The collector's two limits: items per API key, and items per user/session of a tenant."""
+    """The collector's limits, in items: per API key, per client address (public keys), per user."""
 
-    def __init__(self, per_key: RateLimiter, per_user: RateLimiter) -> None:
+    def __init__(self, per_key: RateLimiter, per_user: RateLimiter, per_address: RateLimiter | None = None) -> None:
         self.per_key = per_key
         self.per_user = per_user
+        self.per_address = per_address or RateLimiter(0, 0)
 
-    def check(self, key: str, tenant: str, users: Iterable[str | None]) -> None:
+    @classmethod
+    def of(cls, settings: Settings) -> RequestLimits:
+        return cls(
+            RateLimiter(settings.rate_limit_key_per_s, settings.rate_limit_key_burst),
+            RateLimiter(settings.rate_limit_user_per_s, settings.rate_limit_user_burst),
+            RateLimiter(settings.rate_limit_address_per_s, settings.rate_limit_address_burst),
+        )
+
+    def check(self, api_key: ApiKey, users: Iterable[str | None], address: str | None = None) -> None:
+        """Take the request's items from every bucket it draws on, or from none and raise 429."""
         counts: dict[str, int] = {}
         total = 0
         for user in users:
             total += 1
             if user:
                 counts[user] = counts.get(user, 0) + 1
-        waits = [self.per_key.wait_needed(key, total)]
-        waits += [self.per_user.wait_needed(f"{tenant}\x1f{user}", n) for user, n in counts.items()]
-        wait = max(waits)
+        tenant = api_key.tenant or ""
+        draws = [("this API key", self.per_key, api_key.key, total)]
+        if api_key.kind is KeyKind.PUBLIC and address:
+            draws.append(("this client address", self.per_address, address, total))
+        draws += [("this user or session", self.per_user, f"{tenant}\x1f{user}", n) for user, n in counts.items()]
+        # All or nothing: a refused request costs no bucket anything, so Retry-After holds.
+        scope, wait = max(((scope, limiter.peek(name, n)) for scope, limiter, name, n in draws), key=lambda d: d[1])
         if wait > 0:
-            scope = "this API key" if waits[0] == wait else "this user or session"
             raise RateLimited(f"rate limit for {scope} exceeded; retry later", retry_after=max(1, math.ceil(wait)))
+        for _scope, limiter, name, n in draws:
+            limiter.wait_needed(name, n)

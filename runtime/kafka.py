@@ -25,8 +25,21 @@ class LibrdkafkaLog:
         self._log.log(level, "librdkafka", message=message % args if args else message)
 
 
+def message_headroom(max_message_bytes: int) -> int:
+    """What a message may need beyond its key and value: record and batch framing, headers (a
+    dead letter's reason and source), and lz4's worst case on incompressible data (n/255 + 16)."""
+    return 4096 + max_message_bytes // 128
+
+
+def max_item_bytes(max_message_bytes: int) -> int:
+    """The largest key + value of one item, so that its message fits every limit set from
+    ``FEEDBACK_KAFKA_MAX_MESSAGE_BYTES`` (broker, topic, producer) even compressed and dead-lettered."""
+    return max_message_bytes - message_headroom(max_message_bytes)
+
+
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Idempotent, acks=all: a delivery report means every in-sync replica has the message."""
+    limit = settings.kafka_max_message_bytes
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
         "enable.idempotence": True,
@@ -36,6 +49,9 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "message.timeout.ms": int(settings.produce_timeout_s * 1000),
         "queue.buffering.max.messages": 500_000,
         "queue.buffering.max.kbytes": 512 * 1024,
+        # One limit for the whole path: a batch (compressed) never outgrows the topic's limit.
+        "message.max.bytes": limit,
+        "batch.size": max_item_bytes(limit),
         "socket.connection.setup.timeout.ms": 3000,
         "logger": LibrdkafkaLog("producer"),
     }
@@ -75,8 +91,9 @@ def ensure_topics(settings: Settings, kinds: tuple[str, ...] = TOPIC_KINDS, time
     except KafkaException as exc:
         raise KafkaUnavailable(f"cannot list topics at {settings.kafka_bootstrap}: {exc}") from exc
     wanted = [settings.topic(kind) for kind in kinds]
+    config = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
     missing = [
-        NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=-1)
+        NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=-1, config=config)
         for name in wanted
         if name not in existing
     ]

@@ -58,6 +58,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=168
+message.max.bytes={max_message_bytes}
 """
 
 
@@ -71,6 +72,7 @@ class LocalBroker:
     port: int = 9092
     controller_port: int = 9093
     heap: str = "768m"
+    max_message_bytes: int = 1_048_576  # FEEDBACK_KAFKA_MAX_MESSAGE_BYTES: the same limit as topics and producers
 
     @property
     def bootstrap(self) -> str:
@@ -203,7 +205,12 @@ class LocalBroker:
     def _write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
-            SERVER_PROPERTIES.format(port=self.port, controller_port=self.controller_port, log_dir=self.log_dir)
+            SERVER_PROPERTIES.format(
+                port=self.port,
+                controller_port=self.controller_port,
+                log_dir=self.log_dir,
+                max_message_bytes=self.max_message_bytes,
+            )
         )
 
     def _format_storage(self) -> None:

@@ -19,16 +19,21 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def console_renderer() -> structlog.dev.ConsoleRenderer:
+    """Readable lines for a terminal. Tracebacks are plain: structlog's default (rich) shows each
+    frame's local variables, which here are request bodies, comments, edited text and keys."""
+    return structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+
+
 def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
-    renderer: structlog.types.Processor = (
-        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
-    )
+    renderer: structlog.types.Processor = console_renderer() if use_console else structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # Tracebacks as plain text, without local variables, in both formats.
             structlog.processors.format_exc_info,
             renderer,
         ],

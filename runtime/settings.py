@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.clickhouse import ClickHouseTarget
 from runtime.local_kafka import LocalBroker
+from runtime.networks import Network, parse_networks
 from runtime.readonly_query import QueryLimits
 from schemas.registry import SchemaRegistry
 
@@ -25,6 +26,7 @@ class Settings(BaseSettings):
     clickhouse_url: SecretStr = SecretStr("chdb://./.data/clickhouse")
     clickhouse_database: str = "feedback"
     keys_file: Path = Path("./.data/keys.json")
+    keys_reload_s: float = 1.0  # how often the collector checks the keys file for changes (0: never)
     http_addr: str = "127.0.0.1:8080"
     topic_prefix: str = "feedback."
     schema_registry_url: str | None = None
@@ -37,18 +39,35 @@ class Settings(BaseSettings):
     kafka_version: str = "4.1.1"
     kafka_heap: str = "768m"
     kafka_local_port: int = 9092  # the controller listens on the next port
+    # The largest Kafka message, set alike on the local broker (message.max.bytes), the topics
+    # created here (max.message.bytes) and the producers (message.max.bytes, batch.size); the
+    # collector rejects an item whose message would not fit (runtime.kafka.max_item_bytes).
+    kafka_max_message_bytes: int = Field(default=1_048_576, ge=65_536)
 
     # Collector behaviour.
     produce_timeout_s: float = 5.0
     retry_after_s: int = 5
     max_body_bytes: int = 1024 * 1024
     max_items: int = 1000
+    # A request body must arrive whole within this time (else 408): slow or stalled uploads
+    # must not hold a connection and its buffers for ever.
+    http_body_timeout_s: float = 15.0
+    # Connections (and requests) served at once; past it uvicorn answers 503 at once.
+    http_max_connections: int = 1000
     topic_partitions: int = 6
-    # Token buckets, in items per second (0 turns a limit off).
+    # Token buckets, in items per second and items of burst (0 turns a limit off).
     rate_limit_key_per_s: float = 20_000
     rate_limit_key_burst: float = 40_000
-    rate_limit_user_per_s: float = 100
-    rate_limit_user_burst: float = 1_000
+    # One person: a few signals a second, a burst of a few hundred (a long chat, a retry queue).
+    rate_limit_user_per_s: float = 5
+    rate_limit_user_burst: float = 300
+    # One client address, public keys only (browsers): several people behind one NAT, not a script
+    # that invents a user_id per event. Secret keys (backends relaying many users) are limited per key.
+    rate_limit_address_per_s: float = 50
+    rate_limit_address_burst: float = 1_000
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks, e.g.
+    # 10.0.0.0/8); empty: nobody's, the TCP peer is the client.
+    trusted_proxies: str = ""
 
     # People's queries (POST /v1/query, feedback query): what one query may cost.
     query_timeout_s: float = Field(default=30.0, gt=0)
@@ -63,6 +82,16 @@ class Settings(BaseSettings):
     worker_group: str = "feedback-workers"
     batch_max_messages: int = 20_000
     batch_max_wait_s: float = 0.4
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a clear error at start, naming the entry
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def http_host(self) -> str:
@@ -105,4 +134,5 @@ class Settings(BaseSettings):
             port=self.kafka_local_port,
             controller_port=self.kafka_local_port + 1,
             heap=self.kafka_heap,
+            max_message_bytes=self.kafka_max_message_bytes,
         )

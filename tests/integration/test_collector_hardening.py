@@ -228,6 +228,7 @@ def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path, kafka_set
         FEEDBACK_KEYS_FILE=str(settings.keys_file),
         FEEDBACK_TOPIC_PREFIX=settings.topic_prefix,
         FEEDBACK_RATE_LIMIT_USER_PER_S="0",
+        FEEDBACK_RATE_LIMIT_ADDRESS_PER_S="0",
     )
     collector = start_feedback("collector", env=env, cwd=tmp_path, log=tmp_path / "collector.log")
     base = f"http://127.0.0.1:{port}"

@@ -4,7 +4,6 @@ and every rejection names a field and a reason."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,34 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from producers.app import Collector, create_app
-from producers.delivery import Outgoing
-from producers.keys import KeyStore
-from runtime.settings import Settings
 from schemas.vocabulary import EVENT_TYPES
+from tests.unit.producers.fakes import collector_client
 
 # a field path (map keys JSON-quoted), a colon, a reason
 FIELD_REASON = re.compile(r'^(?:[^"\s]|"(?:[^"\\]|\\.)*")+: \S.*$')
 
 
-class AckingProducer:
-    """Stands in for Kafka: acknowledges everything at once."""
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def send(self, messages: list[Outgoing]) -> None:
-        self.sent.extend(messages)
-
-    def reachable(self, timeout_s: float = 1.0) -> bool:
-        return True
-
-
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    keys = KeyStore.load(Path(__file__).parent / "keys.sample.json")
-    config = Settings(rate_limit_key_per_s=0, rate_limit_user_per_s=0)
-    return TestClient(create_app(Collector(config, keys, AckingProducer())))  # type: ignore[arg-type]
+    return collector_client()[0]
 
 
 json_values = st.recursive(

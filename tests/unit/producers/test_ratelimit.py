@@ -3,7 +3,11 @@ from __future__ import annotations
 import pytest
 
 from producers.errors import RateLimited
+from producers.key_kinds import ApiKey, KeyKind
 from producers.ratelimit import RateLimiter, RequestLimits
+
+PUBLIC = ApiKey("pk", KeyKind.PUBLIC, "acme")
+SECRET = ApiKey("sk", KeyKind.SECRET, "acme")
 
 
 class Clock:
@@ -34,10 +38,35 @@ def test_zero_rate_is_off_and_buckets_are_bounded() -> None:
 def test_request_limits_name_the_scope_and_retry_after() -> None:
     clock = Clock()
     limits = RequestLimits(RateLimiter(1000, 1000, clock=clock), RateLimiter(1, 3, clock=clock))
-    limits.check("key", "acme", ["u1", "u1", "u1"])
+    limits.check(SECRET, ["u1", "u1", "u1"])
     with pytest.raises(RateLimited, match="user or session") as caught:
-        limits.check("key", "acme", ["u1", "u1"])
+        limits.check(SECRET, ["u1", "u1"])
     assert caught.value.retry_after == 2
-    limits.check("key", "acme", ["u2", None])  # other users, and items without one, are not held back
+    limits.check(SECRET, ["u2", None])  # other users, and items without one, are not held back
     with pytest.raises(RateLimited, match="API key"):
-        limits.check("key", "acme", [None] * 2000)
+        limits.check(SECRET, [None] * 2000)
+
+
+def test_the_address_limit_holds_public_keys_only() -> None:
+    clock = Clock()
+    limits = RequestLimits(
+        RateLimiter(10_000, 10_000, clock=clock), RateLimiter(1, 3, clock=clock), RateLimiter(10, 20, clock=clock)
+    )
+    rotating = [f"u{i}" for i in range(20)]
+    limits.check(PUBLIC, rotating, "203.0.113.7")
+    with pytest.raises(RateLimited, match="client address") as caught:
+        limits.check(PUBLIC, ["fresh-user"], "203.0.113.7")
+    assert caught.value.retry_after == 1
+    limits.check(PUBLIC, ["fresh-user"], "203.0.113.8")  # another address
+    for _ in range(5):  # a backend relaying many users with a secret key: per key, not per address
+        limits.check(SECRET, [f"v{i}-{_}" for i in range(20)], "203.0.113.7")
+
+
+def test_a_refused_request_costs_no_bucket_anything() -> None:
+    clock = Clock()
+    limits = RequestLimits(RateLimiter(100, 10, clock=clock), RateLimiter(1, 2, clock=clock))
+    limits.check(SECRET, ["u1", "u1"])
+    for _ in range(20):  # refused for the user: the key's bucket is not drained meanwhile
+        with pytest.raises(RateLimited, match="user or session"):
+            limits.check(SECRET, ["u1"])
+    limits.check(SECRET, [None] * 8)
