@@ -17,10 +17,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from producers import cors
+from producers import cors, otlp
 from producers.delivery import DeliveryProducer, Outgoing
-from producers.errors import BadRequest, CollectorError, Forbidden, TooLarge, Unavailable
-from producers.intake import Intake, Record, accept_events, accept_traces, items_of, parse_body
+from producers.errors import BadRequest, CollectorError, Forbidden, TooLarge, Unauthorized, Unavailable
+from producers.intake import Intake, Record, accept_events, accept_traces, decompress, items_of, parse_body
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS
 from producers.query import QueryService
@@ -98,12 +98,14 @@ class Collector:
             raise Forbidden(f"origin {origin} is not allowed for this key")
         return body, api_key, "http" if header_key else "beacon"
 
-    async def _produce(self, kind: str, intake: Intake, topic_of: Callable[[Record], str]) -> Response:
+    async def _produce(
+        self, kind: str, intake: Intake, topic_of: Callable[[Record], str], require_any: bool = True
+    ) -> Response:
         for rejection in intake.rejected:
             for error in rejection.errors:
                 REJECTED.labels(kind, error.split(":", 1)[0].split(".", 1)[0]).inc()
         rejected = [r.as_json() for r in intake.rejected]
-        if not intake.records:
+        if not intake.records and require_any:
             raise BadRequestWithItems("nothing valid to accept", rejected)
         encoders = self.encoders
         messages = []
@@ -126,13 +128,51 @@ class Collector:
         return await self._produce("event", intake, lambda r: topics[topic_kind(r["type"])])
 
     async def post_traces(self, request: Request) -> Response:
+        if otlp.is_protobuf(request.headers.get("content-type")):
+            return await self.post_otlp(request)
         body, api_key, _ = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.SECRET)
+        if otlp.is_otlp_json(body):
+            return await self.post_otlp(request, body, api_key)
         items, _ = items_of(body, "traces", self.settings.max_items)
         self.limits.check(api_key.key, tenant, ())
         intake = accept_traces(items, tenant, now_ms())
         topic = self.topics["traces"]
         return await self._produce("trace", intake, lambda _r: topic)
+
+    async def post_otlp(
+        self, request: Request, json_body: dict[str, Any] | None = None, api_key: ApiKey | None = None
+    ) -> Response:
+        """An OTLP/HTTP trace export, protobuf or JSON: GenAI spans become TRACEs (producers/otlp.py).
+        Answers 200 with an ExportTraceServiceResponse in the request's encoding."""
+        media = otlp.JSON if json_body is not None else otlp.PROTOBUF
+        try:
+            if json_body is None:
+                raw = await self._read_body(request)
+                api_key = self.keys.authenticate(bearer_token(request))
+                raw = decompress(raw, request.headers.get("content-encoding"), self.settings.max_body_bytes)
+                export = otlp.from_protobuf(raw)
+            else:
+                export = otlp.from_json(json_body)
+            if api_key is None:
+                raise Unauthorized("missing API key")
+            tenant = require_kind(api_key, KeyKind.SECRET)
+            self.limits.check(api_key.key, tenant, ())
+            mapped = otlp.traces_of(export)
+            if len(mapped.items) > self.settings.max_items:
+                raise TooLarge(f"resourceSpans: {len(mapped.items)} traces, at most {self.settings.max_items}")
+            intake = accept_traces(mapped.items, tenant, now_ms())
+            for rejection in intake.rejected:
+                mapped.rejected_spans += mapped.span_counts[rejection.index]
+                mapped.errors.append(f"trace {rejection.event_id}: {'; '.join(rejection.errors)}")
+            await self._produce("trace", intake, lambda _r: self.topics["traces"], require_any=False)
+        except CollectorError as exc:
+            if json_body is not None:
+                raise
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+            return Response(otlp.error_body(exc), exc.status, headers, media_type=media)
+        body = otlp.response_body(mapped.rejected_spans, mapped.errors, as_json=json_body is not None)
+        return Response(body, media_type=media)
 
     async def post_query(self, request: Request) -> Response:
         body, api_key, _ = await self._authorised_body(request)
