@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from producers import cors, otlp
+from producers import cors, openapi, otlp
 from producers.delivery import DeliveryProducer, Outgoing
 from producers.errors import BadRequest, CollectorError, Forbidden, TooLarge, Unauthorized, Unavailable
 from producers.intake import Intake, Record, accept_events, accept_traces, decompress, items_of, parse_body
@@ -261,6 +261,7 @@ def create_app(
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/readyz", collector.readyz, methods=["GET"]),
         Route("/metrics", collector.metrics, methods=["GET"]),
+        Route("/openapi.json", lambda _r: OrjsonResponse(openapi.document()), methods=["GET"]),
     ]
     if static_root is not None:
         for prefix, folder in (("/demo", static_root / "demo"), ("/sdk", static_root / "dist")):
