@@ -1,4 +1,4 @@
-"""OTLP/HTTP trace exports → TRACE items (docs/contract.md, "OpenTelemetry GenAI traces").
+"""OTLP/HTTP trace exports → TRACE items (README, "For backend teams": the attribute table).
 
 An LLM backend instrumented with the OpenTelemetry GenAI semantic conventions points its OTLP
 exporter at the collector. Each OTel trace in an export request with at least one GenAI span
