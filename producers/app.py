@@ -72,8 +72,8 @@ class Collector:
 
     # -- request plumbing ---------------------------------------------------------------------
 
-    async def _read_body(self, request: Request) -> bytes:
-        limit = self.settings.max_body_bytes
+    async def _read_body(self, request: Request, limit: int | None = None) -> bytes:
+        limit = limit or self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"body: over {limit} bytes")
@@ -148,23 +148,24 @@ class Collector:
         media = otlp.JSON if json_body is not None else otlp.PROTOBUF
         try:
             if json_body is None:
-                raw = await self._read_body(request)
+                limit = self.settings.otlp_max_body_bytes
+                raw = await self._read_body(request, limit)
                 api_key = self.keys.authenticate(bearer_token(request))
-                raw = decompress(raw, request.headers.get("content-encoding"), self.settings.max_body_bytes)
+                raw = decompress(raw, request.headers.get("content-encoding"), limit)
                 export = otlp.from_protobuf(raw)
             else:
                 export = otlp.from_json(json_body)
             if api_key is None:
                 raise Unauthorized("missing API key")
             tenant = require_kind(api_key, KeyKind.SECRET)
-            self.limits.check(api_key.key, tenant, ())
             mapped = otlp.traces_of(export)
+            self.limits.check(api_key.key, tenant, [None] * len(mapped.items))
             if len(mapped.items) > self.settings.max_items:
                 raise TooLarge(f"resourceSpans: {len(mapped.items)} traces, at most {self.settings.max_items}")
             intake = accept_traces(mapped.items, tenant, now_ms())
             for rejection in intake.rejected:
                 mapped.rejected_spans += mapped.span_counts[rejection.index]
-                mapped.errors.append(f"trace {rejection.event_id}: {'; '.join(rejection.errors)}")
+                mapped.errors.append(f"trace {rejection.event_id}: {otlp.explained(rejection.errors)}")
             await self._produce("trace", intake, lambda _r: self.topics["traces"], require_any=False)
         except CollectorError as exc:
             if json_body is not None:

@@ -34,6 +34,9 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
 TOOL_OPERATION = "execute_tool"
+# GenAI operations that produce no response a user could rate: never a TRACE of their own
+# (an embeddings-only indexing trace is ignored), though retrieval spans still feed `retrieval`.
+AUXILIARY_OPERATIONS = frozenset({"embeddings", "retrieval", "create_agent"})
 # A span is a GenAI span when it carries one of these (older instrumentations set only gen_ai.system).
 GENAI_MARKERS = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system")
 
@@ -221,23 +224,36 @@ def traces_of(request: ExportTraceServiceRequest) -> Mapped:
                     by_trace.setdefault(span.trace_id, []).append(view)
     mapped = Mapped()
     for trace_id, genai in by_trace.items():
-        model_spans = [s for s in genai if s.operation != TOOL_OPERATION]
-        if not model_spans:
-            mapped.rejected_spans += len(genai)
+        tool_spans = [s for s in genai if s.operation == TOOL_OPERATION]
+        aux_spans = [s for s in genai if s.operation in AUXILIARY_OPERATIONS]
+        model_spans = [s for s in genai if s.operation != TOOL_OPERATION and s.operation not in AUXILIARY_OPERATIONS]
+        if model_spans:
+            mapped.items.append(_trace_item(trace_id, model_spans, tool_spans, aux_spans, spans))
+            mapped.span_counts.append(len(genai))
+        elif tool_spans:
+            # Refused, not ignored: the exporter should hear that these tool calls found no response.
+            mapped.rejected_spans += len(tool_spans)
             mapped.errors.append(
                 f"trace {trace_id.hex()}: execute_tool spans without their GenAI operation span in the same request"
             )
-            continue
-        tool_spans = [s for s in genai if s.operation == TOOL_OPERATION]
-        mapped.items.append(_trace_item(trace_id, model_spans, tool_spans, spans))
-        mapped.span_counts.append(len(genai))
     return mapped
+
+
+def explained(field_errors: list[str]) -> str:
+    """``field: reason`` lines of a TRACE, each naming the attributes its field comes from."""
+    lines = []
+    for line in field_errors:
+        name = line.split(":", 1)[0].split(".", 1)[0]
+        names = ATTRIBUTES.get(name) or {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}.get(name)
+        lines.append(f"{line} (from {' or '.join(names)})" if names else line)
+    return "; ".join(lines)
 
 
 def _trace_item(
     trace_id: bytes,
     model_spans: list[SpanView],
     tool_spans: list[SpanView],
+    aux_spans: list[SpanView],
     spans: dict[tuple[bytes, bytes], SpanView],
 ) -> dict[str, Any]:
     model_ids = {s.span.span_id for s in model_spans}
@@ -258,7 +274,7 @@ def _trace_item(
     item["input_tokens"] = _tokens(response, others, INPUT_TOKENS)
     item["output_tokens"] = _tokens(response, others, OUTPUT_TOKENS)
     item["time_to_first_token_ms"] = _ttft_ms(sources)
-    item["retrieval"] = _retrieval(sources)
+    item["retrieval"] = _retrieval([*sources, *(s.attributes for s in aux_spans)])
     item["tools"] = [
         {
             "name": str(t.attributes.get("gen_ai.tool.name") or t.span.name.removeprefix("execute_tool ").strip()),

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     produce_timeout_s: float = 5.0
     retry_after_s: int = 5
     max_body_bytes: int = 1024 * 1024
+    # OTLP exporters cannot split a batch that a 413 refused, and captured messages make spans big.
+    otlp_max_body_bytes: int = 16 * 1024 * 1024
     max_items: int = 1000
     topic_partitions: int = 6
     # Token buckets, in items per second (0 turns a limit off).

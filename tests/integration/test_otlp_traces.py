@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
 from tests.conftest import KEYS
 from tests.helpers import event, new_id
+from tests.unit.producers.test_otlp import otlp_json
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -94,3 +97,31 @@ def test_genai_spans_from_the_otlp_exporter_become_a_joined_trace(pipeline, monk
         e=thumbs["event_id"],
     )
     assert joined == [("gpt-4o", "v9", "refunds", True, True)]
+
+
+def test_otlp_json_export_is_stored_and_partial_success_reported(pipeline) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("app")
+    conversation = new_id("conv-")
+    for conversation_id in (conversation, None):  # the second has no conversation: rejected
+        attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", "feedback.feature": "faq"}
+        if conversation_id:
+            attributes["gen_ai.conversation.id"] = conversation_id
+        with tracer.start_as_current_span("chat", attributes=attributes):
+            pass
+    good, _bad = exporter.get_finished_spans()
+    response = pipeline.post("/v1/traces", otlp_json(encode_spans(exporter.get_finished_spans())), key="secret")
+    assert response.status_code == 200, response.text
+    partial = response.json()["partialSuccess"]
+    assert partial["rejectedSpans"] in (1, "1")
+    assert (
+        "conversation_id: required (from gen_ai.conversation.id or feedback.conversation_id)" in partial["errorMessage"]
+    )
+    rows = pipeline.wait_rows(
+        "SELECT conversation_id, model, feature FROM traces WHERE trace_id = {t:String}",
+        1,
+        t=f"{good.context.trace_id:032x}",
+    )
+    assert rows == [(conversation, "gpt-4o-mini", "faq")]

@@ -179,6 +179,38 @@ def test_lone_tool_spans_are_rejected_and_plain_spans_ignored(spans: tuple[Trace
     assert "execute_tool spans without their GenAI operation span" in mapped.errors[0]
 
 
+def test_embeddings_alone_are_ignored_but_retrieval_feeds_the_response(
+    spans: tuple[Tracer, InMemorySpanExporter],
+) -> None:
+    tracer, exporter = spans
+    with tracer.start_as_current_span("embeddings", attributes={"gen_ai.operation.name": "embeddings"}):
+        pass  # an indexing job: no response to rate, no rejection either
+    assert otlp.traces_of(export_of(exporter)) == otlp.Mapped()
+    exporter.clear()
+    with tracer.start_as_current_span("answer"):
+        with tracer.start_as_current_span(
+            "retrieval kb",
+            attributes={
+                "gen_ai.operation.name": "retrieval",
+                "gen_ai.retrieval.documents": json.dumps(
+                    [{"id": "doc-1", "score": 0.8}, {"id": "doc-2", "score": 0.5}]
+                ),
+            },
+        ):
+            pass
+        chat(tracer)
+    mapped = otlp.traces_of(export_of(exporter))
+    assert mapped.span_counts == [2]
+    assert mapped.items[0]["retrieval"] == {"doc_ids": ["doc-1", "doc-2"], "scores": [0.8, 0.5]}
+
+
+def test_rejections_name_the_attributes_to_set() -> None:
+    assert otlp.explained(["conversation_id: required", "input_tokens: too big", "tools.0.name: bad"]) == (
+        "conversation_id: required (from gen_ai.conversation.id or feedback.conversation_id); "
+        "input_tokens: too big (from gen_ai.usage.input_tokens or gen_ai.usage.prompt_tokens); tools.0.name: bad"
+    )
+
+
 def otlp_json(request: ExportTraceServiceRequest) -> dict[str, Any]:
     """The OTLP JSON encoding: the protobuf JSON mapping with hex trace and span ids."""
     body = MessageToDict(request)
@@ -277,3 +309,24 @@ def test_protobuf_errors_are_rpc_statuses(
     rpc = RpcStatus.FromString(response.content)
     assert rpc.code == code
     assert rpc.message
+
+
+def test_protobuf_exports_may_exceed_the_json_body_limit(
+    spans: tuple[Tracer, InMemorySpanExporter], http: tuple[TestClient, AckingProducer]
+) -> None:
+    # OTLP exporters cannot split a batch a 413 refused: their limit is otlp_max_body_bytes.
+    tracer, exporter = spans
+    for _ in range(12):
+        with tracer.start_as_current_span("log line", attributes={"blob": "x" * 100_000}):
+            pass
+    chat(tracer)
+    body = export_of(exporter).SerializeToString()
+    assert len(body) > Settings().max_body_bytes
+    client, producer = http
+    headers = {"Content-Type": "application/x-protobuf", "Authorization": "Bearer sk_1"}
+    response = client.post("/v1/traces", content=body, headers=headers)
+    assert response.status_code == 200
+    assert len(producer.sent) == 1
+    too_big = client.post("/v1/traces", content=b"\n" * (Settings().otlp_max_body_bytes + 1), headers=headers)
+    assert too_big.status_code == 413
+    assert RpcStatus.FromString(too_big.content).code == 8
