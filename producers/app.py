@@ -18,11 +18,28 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from producers import cors
+from producers import cors, openapi, otlp
 from producers.client_address import client_address
 from producers.delivery import DeliveryProducer, Outgoing
-from producers.errors import BadRequest, CollectorError, Forbidden, RequestTimeout, TooLarge, Unavailable
-from producers.intake import Intake, Record, Rejection, accept_events, accept_traces, items_of, parse_body
+from producers.errors import (
+    BadRequest,
+    CollectorError,
+    Forbidden,
+    RequestTimeout,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
+from producers.intake import (
+    Intake,
+    Record,
+    Rejection,
+    accept_events,
+    accept_traces,
+    decompress,
+    items_of,
+    parse_body,
+)
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS, rejected_field
 from producers.query import QueryService, scope_of
@@ -74,8 +91,8 @@ class Collector:
 
     # -- request plumbing ---------------------------------------------------------------------
 
-    async def _read_body(self, request: Request) -> bytes:
-        limit = self.settings.max_body_bytes
+    async def _read_body(self, request: Request, limit: int | None = None) -> bytes:
+        limit = limit or self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"body: over {limit} bytes")
@@ -106,7 +123,9 @@ class Collector:
             raise Forbidden(f"origin {origin} is not allowed for this key")
         return body, api_key, "http" if header_key else "beacon"
 
-    async def _produce(self, kind: str, intake: Intake, topic_of: Callable[[Record], str]) -> Response:
+    async def _produce(
+        self, kind: str, intake: Intake, topic_of: Callable[[Record], str], require_any: bool = True
+    ) -> Response:
         encoders = self.encoders
         messages = []
         for index, record in zip(intake.indexes, intake.records, strict=True):
@@ -122,7 +141,7 @@ class Collector:
             for error in rejection.errors:
                 REJECTED.labels(kind, rejected_field(error)).inc()
         rejected = [r.as_json() for r in intake.rejected]
-        if not messages:
+        if not messages and require_any:
             raise BadRequestWithItems("nothing valid to accept", rejected)
         await self.producer.send(messages)
         ACCEPTED.labels(kind).inc(len(messages))
@@ -144,13 +163,52 @@ class Collector:
         return await self._produce("event", intake, lambda r: topics[topic_kind(r["type"])])
 
     async def post_traces(self, request: Request) -> Response:
+        if otlp.is_protobuf(request.headers.get("content-type")):
+            return await self.post_otlp(request)
         body, api_key, _ = await self._authorised_body(request)
         tenant = require_kind(api_key, KeyKind.SECRET)
+        if otlp.is_otlp_json(body):
+            return await self.post_otlp(request, body, api_key)
         items, _ = items_of(body, "traces", self.settings.max_items)
-        self.limits.check(api_key, ())
+        self.limits.check(api_key, [None] * len(items))  # a trace costs the key one item, like an event
         intake = accept_traces(items, tenant, now_ms())
         topic = self.topics["traces"]
         return await self._produce("trace", intake, lambda _r: topic)
+
+    async def post_otlp(
+        self, request: Request, json_body: dict[str, Any] | None = None, api_key: ApiKey | None = None
+    ) -> Response:
+        """An OTLP/HTTP trace export, protobuf or JSON: GenAI spans become TRACEs (producers/otlp.py).
+        Answers 200 with an ExportTraceServiceResponse in the request's encoding."""
+        media = otlp.JSON if json_body is not None else otlp.PROTOBUF
+        try:
+            if json_body is None:
+                limit = self.settings.otlp_max_body_bytes
+                raw = await self._read_body(request, limit)
+                api_key = self.keys.authenticate(bearer_token(request))
+                raw = decompress(raw, request.headers.get("content-encoding"), limit)
+                export = otlp.from_protobuf(raw)
+            else:
+                export = otlp.from_json(json_body)
+            if api_key is None:
+                raise Unauthorized("missing API key")
+            tenant = require_kind(api_key, KeyKind.SECRET)
+            mapped = otlp.traces_of(export)
+            self.limits.check(api_key, [None] * len(mapped.items))
+            if len(mapped.items) > self.settings.max_items:
+                raise TooLarge(f"resourceSpans: {len(mapped.items)} traces, at most {self.settings.max_items}")
+            intake = accept_traces(mapped.items, tenant, now_ms())
+            await self._produce("trace", intake, lambda _r: self.topics["traces"], require_any=False)
+            for rejection in intake.rejected:  # invalid, or too large for one Kafka message
+                mapped.rejected_spans += mapped.span_counts[rejection.index]
+                mapped.errors.append(f"trace {rejection.event_id}: {otlp.explained(rejection.errors)}")
+        except CollectorError as exc:
+            if json_body is not None:
+                raise
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+            return Response(otlp.error_body(exc), exc.status, headers, media_type=media)
+        body = otlp.response_body(mapped.rejected_spans, mapped.errors, as_json=json_body is not None)
+        return Response(body, media_type=media)
 
     async def post_query(self, request: Request) -> Response:
         body, api_key, _ = await self._authorised_body(request)
@@ -249,6 +307,7 @@ def create_app(
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/readyz", collector.readyz, methods=["GET"]),
         Route("/metrics", collector.metrics, methods=["GET"]),
+        Route("/openapi.json", lambda _r: OrjsonResponse(openapi.document()), methods=["GET"]),
     ]
     if static_root is not None:
         for prefix, folder in (("/demo", static_root / "demo"), ("/sdk", static_root / "dist")):

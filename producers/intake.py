@@ -54,11 +54,7 @@ class Intake:
 
 def parse_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> tuple[dict[str, Any], str | None]:
     """Decompress and parse a JSON object body; returns it and the ``api_key`` it carries, if any."""
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding == "gzip":
-        raw = _gunzip(raw, max_bytes)
-    elif encoding not in ("identity", ""):
-        raise BadRequest(f"Content-Encoding {encoding!r} is not supported; use gzip or none")
+    raw = decompress(raw, content_encoding, max_bytes)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -67,6 +63,16 @@ def parse_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> tupl
         raise BadRequest("body: expected a JSON object")
     api_key = body.pop("api_key", None)
     return body, api_key if isinstance(api_key, str) else None
+
+
+def decompress(raw: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    """The body as sent before ``Content-Encoding`` (gzip or none), at most ``max_bytes`` once inflated."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "gzip":
+        return _gunzip(raw, max_bytes)
+    if encoding not in ("identity", ""):
+        raise BadRequest(f"Content-Encoding {encoding!r} is not supported; use gzip or none")
+    return raw
 
 
 def _gunzip(raw: bytes, max_bytes: int) -> bytes:

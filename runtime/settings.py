@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     produce_timeout_s: float = 5.0
     retry_after_s: int = 5
     max_body_bytes: int = 1024 * 1024
+    # OTLP exporters cannot split a batch that a 413 refused, and captured messages make spans big.
+    otlp_max_body_bytes: int = 16 * 1024 * 1024
     max_items: int = 1000
     # A request body must arrive whole within this time (else 408): slow or stalled uploads
     # must not hold a connection and its buffers for ever.

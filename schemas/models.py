@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PlainValidator,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -24,7 +25,7 @@ from schemas import vocabulary as v
 from schemas.timestamps import EpochMs
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=v.ID_MAX)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=v.COUNT_MAX)]
 PropertyKey = Annotated[str, StringConstraints(min_length=1, max_length=v.PROPERTY_KEY_MAX)]
 PropertyValue = Annotated[str, StringConstraints(max_length=v.PROPERTY_VALUE_MAX)]
 Properties = Annotated[dict[PropertyKey, PropertyValue], Field(max_length=v.PROPERTIES_MAX)]
@@ -42,7 +43,19 @@ def _signal_value(value: Any) -> str | int | None:
     raise ValueError("thumbs take up, down or none; a rating an integer from 1 to 5")
 
 
-SignalValue = Annotated[str | int | None, PlainValidator(_signal_value)]
+SignalValue = Annotated[
+    str | int | None,
+    PlainValidator(_signal_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": sorted(v.THUMB_VALUES), "description": "thumbs"},
+                {"type": "integer", "minimum": 1, "maximum": 5, "description": "rating"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 # Fields clients may send that the collector drops on purpose: the tenant comes from
 # the key, and the key may ride in the body for navigator.sendBeacon.
@@ -81,8 +94,8 @@ class _Strict(BaseModel):
 class EventIn(_Strict):
     """One EVENT as a client sends it."""
 
-    event_id: str
-    type: str
+    event_id: Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+    type: Annotated[str, Field(json_schema_extra={"enum": sorted(v.EVENT_TYPES)})]
     timestamp: EpochMs
     conversation_id: Id
     trace_id: Id | None = None
@@ -97,7 +110,7 @@ class EventIn(_Strict):
     edited_text: Annotated[str, StringConstraints(max_length=v.EDITED_TEXT_MAX)] | None = None
     edit_distance: Count | None = None
     copied_chars: Count | None = None
-    attempt: Annotated[int, Field(ge=1)] | None = None
+    attempt: Annotated[int, Field(ge=1, le=v.COUNT_MAX)] | None = None
     dwell_ms: Count | None = None
     properties: Properties = Field(default_factory=dict)
 

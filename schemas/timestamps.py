@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 # Epoch ms bounds that a real client clock can produce: 2000-01-01 .. 2100-01-01.
 MIN_EPOCH_MS = 946_684_800_000
@@ -35,4 +35,16 @@ def to_epoch_ms(value: Any) -> int:
     return millis
 
 
-EpochMs = Annotated[int, BeforeValidator(to_epoch_ms)]
+EpochMs = Annotated[
+    int,
+    BeforeValidator(to_epoch_ms),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": MIN_EPOCH_MS, "maximum": MAX_EPOCH_MS - 1},
+                {"type": "string", "format": "date-time"},
+            ],
+            "description": "epoch milliseconds, or RFC 3339 with a UTC offset",
+        }
+    ),
+]

@@ -69,6 +69,8 @@ export class FeedbackClient {
           commentBox: c.commentBox,
           copyButton: c.copyButton,
           commitDelayMs: c.commitDelayMs,
+          ratingControl: c.rating,
+          showDelayMs: c.showDelayMs,
           setTimeout: c.clock.setTimeout,
           clearTimeout: c.clock.clearTimeout,
         }

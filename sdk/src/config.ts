@@ -41,6 +41,10 @@ export interface FeedbackConfig {
   copyButton?: boolean;
   /** Quiet time after the last widget click before the rating is sent, ms (default 4000). */
   commitDelayMs?: number;
+  /** Show a 1–5 rating control next to the thumbs; sends `rating` events (default false). */
+  rating?: boolean;
+  /** Wait after a response completes before showing the widget, ms (default 2000; 0 = at once). */
+  showDelayMs?: number;
 
   /** Send `copy` when text of an attached message is copied (default true). */
   trackCopy?: boolean;
@@ -102,6 +106,8 @@ export function resolveConfig(config: FeedbackConfig): ResolvedConfig {
     commentBox: config.commentBox ?? true,
     copyButton: config.copyButton ?? true,
     commitDelayMs: config.commitDelayMs ?? 4000,
+    rating: config.rating ?? false,
+    showDelayMs: Math.max(0, config.showDelayMs ?? 2000),
     trackCopy: config.trackCopy ?? true,
     trackDwell: config.trackDwell ?? true,
     minDwellMs: config.minDwellMs ?? 1000,

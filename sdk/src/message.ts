@@ -46,6 +46,7 @@ export class MessageHandle {
       this.widget = new ThumbsWidget(element.ownerDocument, ctx.widget, {
         onRating: ({ value, reasons }, comment) =>
           this.track("thumbs", { value, reasons: reasons.length > 0 ? reasons : undefined, comment }),
+        onStars: (value, comment) => this.track("rating", { value, comment }),
         onComment: (comment) => this.track("comment", { comment }),
         onCopy: () => this.copy(),
       });

@@ -45,6 +45,29 @@ function setup(config: Partial<FeedbackConfig> = {}) {
 }
 
 describe("FeedbackClient attach", () => {
+  it("shows the widget 2 s after the response completes by default", async () => {
+    const { fb, answer, clock } = setup();
+    fb.attach(answer, { streaming: true });
+    const widget = answer.nextElementSibling as HTMLElement;
+    fb.markComplete(answer);
+    assert.equal(widget.hidden, true);
+    await clock.advance(2000);
+    assert.equal(widget.hidden, false);
+  });
+
+  it("sends a rating event from the rating control", async () => {
+    const { fb, answer, clock, sent } = setup({ rating: true, showDelayMs: 0 });
+    fb.attach(answer);
+    (answer.nextElementSibling!.querySelector('[data-stars="4"]') as HTMLButtonElement).click();
+    await clock.advance(4000);
+    await fb.flush();
+    const events = await sent();
+    assert.deepEqual(
+      events.map((e) => [e.type, e.value, e.message_id]),
+      [["rating", 4, "msg-1"]],
+    );
+  });
+
   it("reads ids from data attributes and places the widget after the message", () => {
     const { fb, answer } = setup();
     const handle = fb.attach(answer, { responseId: "resp-1" });
@@ -58,7 +81,7 @@ describe("FeedbackClient attach", () => {
   });
 
   it("hides the widget while streaming and shows it when complete", () => {
-    const { fb, answer } = setup();
+    const { fb, answer } = setup({ showDelayMs: 0 });
     fb.attach(answer, { streaming: true });
     const widget = answer.nextElementSibling as HTMLElement;
     assert.equal(widget.hidden, true);

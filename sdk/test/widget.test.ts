@@ -6,12 +6,13 @@ import type { RatingSnapshot } from "../src/widget/rating.js";
 import { ThumbsWidget } from "../src/widget/widget.js";
 import { dom, FakeClock } from "./helpers.js";
 
-function setup(opts: { commentBox?: boolean } = {}) {
+function setup(opts: { commentBox?: boolean; ratingControl?: boolean; showDelayMs?: number } = {}) {
   const { window } = dom();
   const doc = window.document;
   const clock = new FakeClock();
   const ratings: Array<{ rating: RatingSnapshot; comment: string | undefined }> = [];
   const comments: string[] = [];
+  const stars: Array<{ value: number; comment: string | undefined }> = [];
   const widget = new ThumbsWidget(
     doc,
     {
@@ -20,11 +21,14 @@ function setup(opts: { commentBox?: boolean } = {}) {
       commentBox: opts.commentBox ?? true,
       copyButton: true,
       commitDelayMs: 4000,
+      ratingControl: opts.ratingControl ?? false,
+      showDelayMs: opts.showDelayMs ?? 0,
       setTimeout: clock.setTimeout,
       clearTimeout: clock.clearTimeout,
     },
     {
       onRating: (rating, comment) => ratings.push({ rating, comment }),
+      onStars: (value, comment) => stars.push({ value, comment }),
       onComment: (c) => comments.push(c),
       onCopy: async () => true,
     },
@@ -36,7 +40,8 @@ function setup(opts: { commentBox?: boolean } = {}) {
   const chip = (code: string) => q<HTMLButtonElement>(`.fb-chip[data-reason="${code}"]`);
   const chipCodes = () => [...widget.root.querySelectorAll(".fb-chip")].map((c) => c.getAttribute("data-reason"));
   const panel = () => q(".fb-panel");
-  return { window, doc, clock, widget, ratings, comments, thumb, chip, chipCodes, panel, q };
+  const star = (n: number) => q<HTMLButtonElement>(`.fb-star[data-stars="${n}"]`);
+  return { window, doc, clock, widget, ratings, comments, stars, thumb, chip, chipCodes, panel, q, star };
 }
 
 describe("ThumbsWidget markup", () => {
@@ -171,5 +176,89 @@ describe("ThumbsWidget events", () => {
     assert.equal(ratings.length, 1);
     widget.commit();
     assert.equal(ratings.length, 1);
+  });
+});
+
+describe("ThumbsWidget icons", () => {
+  it("draws the thumbs as inline SVG, not emoji, and names every button", () => {
+    const { widget, thumb } = setup({ ratingControl: true });
+    assert.doesNotMatch(widget.root.textContent ?? "", /\p{Extended_Pictographic}/u);
+    for (const dir of ["up", "down"] as const) {
+      const svg = thumb(dir).querySelector("svg")!;
+      assert.equal(svg.namespaceURI, "http://www.w3.org/2000/svg");
+      assert.equal(svg.getAttribute("aria-hidden"), "true");
+      assert.equal(svg.getAttribute("focusable"), "false");
+      assert.equal(thumb(dir).getAttribute("aria-label"), DEFAULT_LABELS[dir]);
+    }
+    for (const button of widget.root.querySelectorAll("button")) {
+      const name = button.getAttribute("aria-label") ?? button.textContent?.trim();
+      assert.ok(name, `a button without an accessible name: ${button.outerHTML}`);
+    }
+  });
+});
+
+describe("ThumbsWidget rating control", () => {
+  it("is absent unless asked for", () => {
+    const { widget } = setup();
+    assert.equal(widget.root.querySelectorAll(".fb-star").length, 0);
+  });
+
+  it("offers five named buttons in a labelled group next to the thumbs", () => {
+    const { widget, star } = setup({ ratingControl: true });
+    const group = widget.root.querySelector(".fb-stars")!;
+    assert.equal(group.getAttribute("role"), "group");
+    assert.equal(group.getAttribute("aria-label"), DEFAULT_LABELS.rating);
+    assert.equal(group.parentElement, widget.root.querySelector(".fb-bar"));
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((n) => star(n).getAttribute("aria-label")),
+      ["1 out of 5", "2 out of 5", "3 out of 5", "4 out of 5", "5 out of 5"],
+    );
+  });
+
+  it("sends one rating per decision, the last value chosen", async () => {
+    const { clock, stars, star } = setup({ ratingControl: true });
+    star(2).click();
+    star(4).click();
+    assert.equal(star(4).getAttribute("aria-pressed"), "true");
+    assert.equal(star(2).getAttribute("aria-pressed"), "false");
+    assert.ok(star(3).hasAttribute("data-on"));
+    assert.ok(!star(5).hasAttribute("data-on"));
+    await clock.advance(4000);
+    assert.deepEqual(stars, [{ value: 4, comment: undefined }]);
+    star(4).click();
+    await clock.advance(4000);
+    assert.equal(stars.length, 1, "the same value again sends nothing");
+  });
+
+  it("thumbs and stars chosen together: the comment rides on the rating", () => {
+    const { widget, ratings, stars, thumb, star, q } = setup({ ratingControl: true });
+    thumb("up").click();
+    star(5).click();
+    q<HTMLTextAreaElement>(".fb-comment-input").value = "great";
+    widget.commit("great");
+    assert.deepEqual(ratings, [{ rating: { value: "up", reasons: [] }, comment: undefined }]);
+    assert.deepEqual(stars, [{ value: 5, comment: "great" }]);
+  });
+});
+
+describe("ThumbsWidget showDelayMs", () => {
+  it("appears showDelayMs after the response completes", async () => {
+    const { widget, clock } = setup({ showDelayMs: 2000 });
+    widget.setReady(false);
+    widget.setReady(true);
+    assert.equal(widget.root.hidden, true);
+    await clock.advance(1999);
+    assert.equal(widget.root.hidden, true);
+    await clock.advance(1);
+    assert.equal(widget.root.hidden, false);
+  });
+
+  it("streaming again before the delay keeps it hidden", async () => {
+    const { widget, clock } = setup({ showDelayMs: 2000 });
+    widget.setReady(false);
+    widget.setReady(true);
+    widget.setReady(false);
+    await clock.advance(5000);
+    assert.equal(widget.root.hidden, true);
   });
 });

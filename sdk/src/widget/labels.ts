@@ -13,6 +13,10 @@ export interface WidgetLabels {
   thanks: string;
   copy: string;
   copied: string;
+  /** Name of the 1–5 rating group. */
+  rating: string;
+  /** Name of one rating button; `{n}` is the number. */
+  ratingValue: string;
   reasons: Record<Reason, string>;
 }
 
@@ -32,10 +36,16 @@ export const DEFAULT_LABELS: WidgetLabels = {
   thanks: "Thanks for your feedback",
   copy: "Copy",
   copied: "Copied",
+  rating: "Rating",
+  ratingValue: "{n} out of 5",
   reasons: REASON_LABELS,
 };
 
 export function resolveLabels(overrides: LabelOverrides = {}): WidgetLabels {
   const { reasons, ...rest } = overrides;
   return { ...DEFAULT_LABELS, ...rest, reasons: { ...DEFAULT_LABELS.reasons, ...reasons } };
+}
+
+export function starLabel(labels: WidgetLabels, n: number): string {
+  return labels.ratingValue.replace("{n}", String(n));
 }

@@ -5,8 +5,14 @@
  */
 export function defaultCss(p: string): string {
   return `
-.${p}-widget{--${p}-gap:.375rem;--${p}-fg:inherit;--${p}-muted:#6b7280;--${p}-border:#d1d5db;--${p}-bg:transparent;--${p}-active-bg:#e5e7eb;--${p}-accent:#2563eb;--${p}-radius:999px;--${p}-font-size:.875rem;display:flex;flex-direction:column;gap:var(--${p}-gap);margin-top:var(--${p}-gap);font-size:var(--${p}-font-size);color:var(--${p}-fg)}
+.${p}-widget{--${p}-gap:.375rem;--${p}-fg:inherit;--${p}-muted:#6b7280;--${p}-border:#d1d5db;--${p}-bg:transparent;--${p}-active-bg:#e5e7eb;--${p}-accent:#2563eb;--${p}-radius:999px;--${p}-font-size:.875rem;--${p}-star:#f59e0b;display:flex;flex-direction:column;gap:var(--${p}-gap);margin-top:var(--${p}-gap);font-size:var(--${p}-font-size);color:var(--${p}-fg)}
 .${p}-widget[hidden],.${p}-widget [hidden]{display:none}
+.${p}-icon{display:block;width:1.1em;height:1.1em}
+.${p}-thumb{display:inline-flex;align-items:center}
+.${p}-stars{display:inline-flex;gap:0}
+.${p}-star{font:inherit;color:var(--${p}-muted);background:none;border:0;padding:.25rem .125rem;cursor:pointer}
+.${p}-star[data-on]{color:var(--${p}-star)}
+.${p}-star:focus-visible{outline:2px solid var(--${p}-accent);outline-offset:2px}
 .${p}-bar,.${p}-reasons{display:flex;flex-wrap:wrap;align-items:center;gap:var(--${p}-gap)}
 .${p}-thumb,.${p}-chip,.${p}-copy,.${p}-send{font:inherit;color:inherit;background:var(--${p}-bg);border:1px solid var(--${p}-border);border-radius:var(--${p}-radius);padding:.25rem .625rem;cursor:pointer;line-height:1.2}
 .${p}-thumb[aria-pressed="true"],.${p}-chip[aria-pressed="true"]{background:var(--${p}-active-bg);border-color:var(--${p}-accent)}

@@ -1,6 +1,7 @@
 import { reasonsFor } from "../reasons.js";
 import { h } from "./dom.js";
-import type { WidgetLabels } from "./labels.js";
+import { icon } from "./icons.js";
+import { type WidgetLabels, starLabel } from "./labels.js";
 import { type Direction, RatingState, type RatingSnapshot } from "./rating.js";
 
 export interface WidgetConfig {
@@ -11,22 +12,29 @@ export interface WidgetConfig {
   copyButton: boolean;
   /** Quiet time after the last click before a rating is sent, so one decision = one event. */
   commitDelayMs: number;
+  /** Show the 1–5 rating control next to the thumbs (default false). */
+  ratingControl?: boolean;
+  /** Wait after the response completes before the widget appears, ms (default 0 = at once). */
+  showDelayMs?: number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
 
 export interface WidgetCallbacks {
   onRating(rating: RatingSnapshot, comment: string | undefined): void;
+  /** The 1–5 rating control: a `rating` event. */
+  onStars(value: number, comment: string | undefined): void;
   onComment(text: string): void;
   /** The copy button; resolves whether the text reached the clipboard. */
   onCopy(): Promise<boolean>;
 }
 
 /**
- * 👍/👎 buttons with reason chips and an optional comment box. Real buttons
- * with `aria-pressed`, so keyboard and screen readers work as with any
- * toggle. Hidden until {@link setReady}, i.e. until the response has
- * finished streaming.
+ * Thumbs up/down buttons (inline SVG icons) with reason chips, an optional
+ * 1–5 rating control and an optional comment box. Real buttons with
+ * `aria-pressed` and accessible names, so keyboard and screen readers work as
+ * with any toggle. Hidden until {@link setReady}, i.e. until the response has
+ * finished streaming, and then `showDelayMs` more.
  */
 export class ThumbsWidget {
   readonly root: HTMLElement;
@@ -37,8 +45,12 @@ export class ThumbsWidget {
   private readonly chips: HTMLElement;
   private readonly status: HTMLElement;
   private readonly input: HTMLTextAreaElement | undefined;
+  private readonly stars: HTMLButtonElement[] = [];
+  private starsChosen: number | null = null;
+  private starsSent: number | null = null;
   private chipsFor: Direction | null = null;
   private timer: unknown = undefined;
+  private showTimer: unknown = undefined;
 
   constructor(
     private readonly doc: Document,
@@ -47,7 +59,7 @@ export class ThumbsWidget {
   ) {
     const { labels } = config;
     const c = (name: string) => `${config.prefix}-${name}`;
-    const thumb = (dir: Direction, emoji: string) =>
+    const thumb = (dir: Direction) =>
       h(doc, "button", {
         type: "button",
         class: `${c("thumb")} ${c(`thumb--${dir}`)}`,
@@ -55,13 +67,36 @@ export class ThumbsWidget {
         "aria-pressed": "false",
         "aria-label": labels[dir],
         title: labels[dir],
-      }, [h(doc, "span", { "aria-hidden": "true" }, [emoji])]);
-    this.thumbs = { up: thumb("up", "👍"), down: thumb("down", "👎") };
+      }, [icon(doc, dir, c("icon"))]);
+    this.thumbs = { up: thumb("up"), down: thumb("down") };
+    const rating: HTMLElement[] = [];
+    if (config.ratingControl) {
+      for (let n = 1; n <= 5; n++) {
+        const name = starLabel(labels, n);
+        this.stars.push(
+          h(doc, "button", {
+            type: "button",
+            class: c("star"),
+            "data-stars": String(n),
+            "aria-pressed": "false",
+            "aria-label": name,
+            title: name,
+          }, [icon(doc, "star", c("icon"))]),
+        );
+      }
+      rating.push(h(doc, "span", { class: c("stars"), role: "group", "aria-label": labels.rating }, this.stars));
+    }
     this.status = h(doc, "span", { class: c("status"), role: "status", "aria-live": "polite" });
     const copy = config.copyButton
       ? [h(doc, "button", { type: "button", class: c("copy"), "data-action": "copy" }, [labels.copy])]
       : [];
-    const bar = h(doc, "div", { class: c("bar") }, [this.thumbs.up, this.thumbs.down, ...copy, this.status]);
+    const bar = h(doc, "div", { class: c("bar") }, [
+      this.thumbs.up,
+      this.thumbs.down,
+      ...rating,
+      ...copy,
+      this.status,
+    ]);
 
     this.legend = h(doc, "span", { class: c("legend") });
     this.chips = h(doc, "div", { class: c("reasons"), role: "group" });
@@ -95,9 +130,19 @@ export class ThumbsWidget {
     this.input?.addEventListener("input", () => this.armTimer());
   }
 
-  /** Shows the widget (true) or hides it while the response streams (false). */
+  /** Shows the widget (true; after `showDelayMs`) or hides it while the response streams (false). */
   setReady(ready: boolean): void {
-    this.root.hidden = !ready;
+    if (this.showTimer !== undefined) this.config.clearTimeout(this.showTimer);
+    this.showTimer = undefined;
+    const delay = this.config.showDelayMs ?? 0;
+    if (!ready || delay <= 0) {
+      this.root.hidden = !ready;
+      return;
+    }
+    this.showTimer = this.config.setTimeout(() => {
+      this.showTimer = undefined;
+      this.root.hidden = false;
+    }, delay);
   }
 
   /**
@@ -107,17 +152,22 @@ export class ThumbsWidget {
   commit(comment?: string): void {
     this.clearTimer();
     const rating = this.state.commit();
-    if (rating) this.callbacks.onRating(rating, comment || undefined);
-    else if (comment) this.callbacks.onComment(comment);
+    const stars = this.starsChosen !== this.starsSent ? this.starsChosen : null;
+    this.starsSent = this.starsChosen;
+    // The comment rides on the last event of this decision.
+    if (rating) this.callbacks.onRating(rating, stars ? undefined : comment || undefined);
+    if (stars) this.callbacks.onStars(stars, comment || undefined);
+    else if (!rating && comment) this.callbacks.onComment(comment);
     if (comment !== undefined) {
       if (this.input) this.input.value = "";
       this.panel.hidden = true;
     }
-    if ((rating && rating.value !== "none") || comment) this.say(this.config.labels.thanks);
+    if ((rating && rating.value !== "none") || stars || comment) this.say(this.config.labels.thanks);
   }
 
   destroy(): void {
     this.clearTimer();
+    if (this.showTimer !== undefined) this.config.clearTimeout(this.showTimer);
     this.root.remove();
   }
 
@@ -126,7 +176,14 @@ export class ThumbsWidget {
     if (!button || !this.root.contains(button)) return;
     const action = button.getAttribute("data-action");
     const reason = button.getAttribute("data-reason");
-    if (action === "up" || action === "down") {
+    const stars = Number(button.getAttribute("data-stars"));
+    if (stars >= 1 && stars <= 5) {
+      // A rating cannot be taken back (the contract has no "none" rating): a click only changes it.
+      this.starsChosen = stars;
+      this.say("");
+      this.render();
+      this.armTimer();
+    } else if (action === "up" || action === "down") {
       this.state.press(action);
       this.say("");
       this.render();
@@ -145,7 +202,12 @@ export class ThumbsWidget {
     for (const dir of ["up", "down"] as const) {
       this.thumbs[dir].setAttribute("aria-pressed", String(choice === dir));
     }
-    this.panel.hidden = choice === null;
+    const chosenStars = this.starsChosen ?? 0;
+    this.stars.forEach((star, i) => {
+      star.setAttribute("aria-pressed", String(i + 1 === chosenStars));
+      star.toggleAttribute("data-on", i < chosenStars);
+    });
+    this.panel.hidden = choice === null && (this.starsChosen === null || !this.input);
     if (choice !== this.chipsFor) this.renderChips(choice);
     const chosen = new Set(this.state.reasons);
     this.chips.querySelectorAll("button").forEach((chip) => {
@@ -157,6 +219,7 @@ export class ThumbsWidget {
     const { labels, prefix } = this.config;
     this.chipsFor = choice;
     this.chips.replaceChildren();
+    this.legend.textContent = "";
     if (!choice) return;
     const legend = choice === "up" ? labels.reasonsUp : labels.reasonsDown;
     this.legend.textContent = legend;

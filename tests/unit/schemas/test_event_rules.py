@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from producers.intake import format_errors
-from schemas.models import EventIn
-from tests.helpers import event
+from schemas.models import EventIn, TraceIn
+from tests.helpers import event, trace
 
 
 def errors_of(item: dict[str, Any]) -> list[str]:
@@ -96,3 +96,22 @@ def test_value_errors_are_one_line_and_whole_floats_are_ratings() -> None:
 
 def test_epoch_milliseconds_may_come_as_a_string() -> None:
     assert EventIn.model_validate(event(timestamp="1795608000000")).timestamp == 1_795_608_000_000
+
+
+@pytest.mark.parametrize(
+    ("model", "item", "field"),
+    [
+        (EventIn, event("dwell", dwell_ms=2**32), "dwell_ms"),
+        (EventIn, event("regenerate", attempt=2**32), "attempt"),
+        (TraceIn, trace("t", "c", input_tokens=2**32), "input_tokens"),
+        (TraceIn, trace("t", "c", tools=[{"name": "x", "latency_ms": 2**40}]), "tools.0.latency_ms"),
+        (TraceIn, trace("t", "c", retrieval={"chunk_count": 2**32}), "retrieval.chunk_count"),
+    ],
+)
+def test_counts_beyond_their_uint32_columns_are_rejected(
+    model: type[BaseModel], item: dict[str, Any], field: str
+) -> None:
+    # Found by schemathesis: accepted, then refused by ClickHouse, it stalled the worker.
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(item)
+    assert format_errors(caught.value) == [f"{field}: Input should be less than or equal to {2**32 - 1}"]
