@@ -15,7 +15,7 @@ from consumers.bulk import BulkEventWriter, Framed
 from consumers.bulk_traces import BulkTraceWriter
 from consumers.chain import Step
 from consumers.dlq import DeadLetters, DeadLetterSink
-from consumers.errors import InvalidMessage
+from consumers.errors import Backpressure, InvalidMessage
 from consumers.events_step import Events
 from consumers.metrics import INSERTED, LAG
 from consumers.rows import EVENT_COLUMNS, EVENT_INDEX
@@ -23,7 +23,7 @@ from consumers.store import ClickHouseStore
 from consumers.traces_step import TraceDimsCache, Traces
 from runtime.telemetry import FeedbackTelemetry
 from schemas.catalog import SchemaVersion
-from schemas.errors import SchemaError
+from schemas.errors import RegistryUnavailable, SchemaError
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroDecoder
 from schemas.vocabulary import EXPLICIT_TYPES
@@ -60,6 +60,8 @@ class Decode:
     def _read_header(self, subject: str, payload: bytes) -> tuple[SchemaVersion, int]:
         try:
             return self._decoders[subject].writer_of(payload)
+        except RegistryUnavailable as exc:
+            raise Backpressure(str(exc)) from exc
         except SchemaError as exc:
             raise InvalidMessage("undecodable", str(exc)) from exc
 

@@ -257,13 +257,14 @@ def dlq_list() -> None:
     """Every message in the DLQ: why it failed and where it came from."""
     settings = _settings()
     letters = read_letters(settings)
-    table = Table("ref", "failed at", "reason", "source", "detail")
+    table = Table("ref", "failed at", "reason", "source", "redriven", "detail")
     for letter in letters:
         table.add_row(
             letter.ref,
             letter.failed_at.isoformat(timespec="seconds") if letter.failed_at else "-",
             letter.reason,
             f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}",
+            "yes" if letter.redriven else "no",
             letter.detail[:80],
         )
     _console().print(table)
@@ -278,7 +279,16 @@ def dlq_show(ref: Annotated[str, typer.Argument(help="PARTITION:OFFSET in the DL
     if found is None:
         typer.echo(f"error: no dead letter {ref} in {settings.topic('dlq')}", err=True)
         raise typer.Exit(1)
-    for name in ("ref", "reason", "detail", "source_topic", "source_partition", "source_offset", "failed_at"):
+    for name in (
+        "ref",
+        "reason",
+        "detail",
+        "source_topic",
+        "source_partition",
+        "source_offset",
+        "failed_at",
+        "redriven",
+    ):
         typer.echo(f"{name}: {getattr(found, name)}")
     typer.echo(f"key: {found.key!r}")
     typer.echo(f"value ({len(found.value or b'')} bytes): {(found.value or b'')[:512]!r}")
@@ -294,13 +304,17 @@ def dlq_redrive(
     worker drops what is already stored); a letter redriven before is skipped unless --all."""
     settings = _settings()
     letters = read_letters(settings, REDRIVE_GROUP, from_committed=not everything)
-    chosen = [letter for letter in letters if reason is None or letter.reason == reason]
+    chosen = [
+        letter
+        for letter in letters
+        if (reason is None or letter.reason == reason) and (everything or not letter.redriven)
+    ]
     if dry_run:
         typer.echo(f"would redrive {len(chosen)} dead letter(s)")
         return
     sent = redrive(settings, chosen)
-    mark_redriven(settings, letters)
-    typer.echo(f"redrove {sent} dead letter(s)")
+    mark_redriven(settings, sent, letters)
+    typer.echo(f"redrove {len(sent)} dead letter(s)")
 
 
 @app.command()
