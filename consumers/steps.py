@@ -17,6 +17,7 @@ from consumers.chain import Step
 from consumers.dlq import DeadLetters, DeadLetterSink
 from consumers.errors import Backpressure, InvalidMessage
 from consumers.events_step import Events
+from consumers.isolate import store_isolating
 from consumers.metrics import INSERTED, LAG
 from consumers.rows import EVENT_COLUMNS, EVENT_INDEX
 from consumers.store import ClickHouseStore
@@ -81,13 +82,14 @@ class Write:
     events: a new event of this batch then finds its trace, and a crash leaves events to be
     rejoined, never joined to nothing."""
 
-    def __init__(self, store: ClickHouseStore, next_step: Step) -> None:
+    def __init__(self, store: ClickHouseStore, sink: DeadLetterSink, next_step: Step) -> None:
         self._store = store
+        self._sink = sink
         self.next_step = next_step
 
     def submit(self, batch: Batch) -> None:
-        self._store.insert_traces(batch.trace_rows)
-        self._store.insert_events(batch.rejoin_rows)
+        batch.trace_rows = store_isolating(batch, "trace", self._store.insert_traces, batch.trace_rows, self._sink)
+        batch.rejoin_rows = store_isolating(batch, "rejoin", self._store.insert_events, batch.rejoin_rows, self._sink)
         INSERTED.labels("traces").inc(len(batch.trace_rows))
         self.next_step.submit(batch)
 
@@ -150,6 +152,6 @@ def build_chain(
     stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
     events = Events(store, cache, decoders["event"], sink, bulk, stored)
     traces = Traces(
-        store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, events)
+        store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, sink, events)
     )
     return Decode(subject_of_topic, decoders, DeadLetter(sink, traces))
