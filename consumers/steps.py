@@ -15,6 +15,7 @@ from consumers.bulk import BulkEventWriter, Framed
 from consumers.bulk_traces import BulkTraceWriter
 from consumers.chain import Step
 from consumers.dlq import DeadLetters, DeadLetterSink
+from consumers.dlq_limit import DlqLimit
 from consumers.errors import Backpressure, InvalidMessage
 from consumers.events_step import Events
 from consumers.isolate import store_isolating
@@ -141,11 +142,12 @@ def build_chain(
     last_step: Step,
     registry: SchemaRegistry | None = None,
     telemetry: FeedbackTelemetry | None = None,
+    dlq_limit: DlqLimit | None = None,
 ) -> Step:
     """The whole chain, built anew on every partition assignment; ``last_step`` commits.
     With telemetry on, events take the slow path (the events need to be rows in Python)."""
     cache = TraceDimsCache(store)
-    sink = DeadLetterSink(dead_letters)
+    sink = DeadLetterSink(dead_letters, dlq_limit)
     decoders = {subject: AvroDecoder(subject, registry=registry) for subject in ("event", "trace")}
     announcing = telemetry is not None and telemetry.enabled
     bulk = None if announcing else BulkEventWriter(store.client, store.database)

@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from consumers.batch import Batch
 from consumers.chain import Step
 from consumers.dlq import DeadLetters
+from consumers.dlq_limit import DlqLimit, DlqLimitExceeded
 from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
 from consumers.steps import Commit, build_chain
@@ -50,6 +51,7 @@ class Worker:
         stop: threading.Event | None = None,
         registry: SchemaRegistry | None = None,
         telemetry: FeedbackTelemetry | None = None,
+        dlq_limit: DlqLimit | None = None,
     ) -> None:
         self.topics = topics
         self.policy = policy
@@ -60,13 +62,20 @@ class Worker:
         self._subject_of_topic = subject_of_topic
         self._registry = registry
         self._telemetry = telemetry
+        self._dlq_limit = dlq_limit
         self._chain: Step = self._build_chain()
         self._pending: list[Message] = []
         self.log = log.bind(group=consumer_config.get("group.id"), topics=topics)
 
     def _build_chain(self) -> Step:
         return build_chain(
-            self._store, self._dlq, self._subject_of_topic, Commit(self._consumer), self._registry, self._telemetry
+            self._store,
+            self._dlq,
+            self._subject_of_topic,
+            Commit(self._consumer),
+            self._registry,
+            self._telemetry,
+            self._dlq_limit,
         )
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -91,6 +100,8 @@ class Worker:
                 if not messages:
                     continue
                 batch = Batch(messages)
+                if self._dlq_limit is not None:
+                    self._dlq_limit.consumed(len(messages))
                 try:
                     self._chain.submit(batch)
                 except Backpressure as exc:
@@ -101,6 +112,9 @@ class Worker:
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, self.policy.max_backoff_s)
                     continue
+                except DlqLimitExceeded as exc:
+                    self.log.error("worker.dlq_limit", error=str(exc))
+                    raise
                 except Exception:
                     self.log.exception("worker.crashed", messages=len(messages))
                     raise

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consumers.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redrive
+from consumers.dlq_limit import DlqLimitExceeded
 from consumers.rejoin import rejoin_all
 from consumers.replay import Slice
 from feedback.progress import replay_progress
@@ -162,7 +163,11 @@ def worker(
         apply_migrations(client, settings.clickhouse_database)
         worker = make_worker(settings, client, group=group, topics=names, stop=stop)
         tune_gc()
-        worker.run()
+        try:
+            worker.run()
+        except DlqLimitExceeded as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
 
 
 @app.command()

@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from starlette.routing import Route
 
 from consumers.dlq import DeadLetters
+from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
 from feedback.replaying import ReplayEndpoint
 from producers.app import Collector, create_app
@@ -60,6 +61,7 @@ def make_worker(
         stop=stop,
         registry=settings.registry(),
         telemetry=telemetry or FeedbackTelemetry(settings.otel_exporter),
+        dlq_limit=DlqLimit(settings.dlq_max_share, settings.dlq_window, settings.dlq_min_messages),
     )
 
 
