@@ -34,6 +34,10 @@ class Batch:
     # ClickHouse refuses the row made of it (consumers.isolate).
     origin: dict[tuple[str, str, str], list[Message]] = field(default_factory=dict)
 
+    def partitions(self) -> set[int]:
+        """The partition numbers (shards, ``consumers.write_locks``) this batch writes."""
+        return {position(message)[1] for message in self.messages}
+
     def first_offsets(self) -> list[TopicPartition]:
         """Where each partition of this batch starts: where to seek back to retry it."""
         first: dict[tuple[str, int], int] = {}

@@ -18,6 +18,7 @@ from consumers.batch import Batch
 from consumers.positions import Position, consume_range, resolve
 from consumers.steps import build_chain
 from consumers.store import ClickHouseStore
+from consumers.write_locks import locks_of
 from runtime.kafka import consumer_config
 from runtime.settings import Settings
 
@@ -89,8 +90,11 @@ def replay(
     chain = build_chain(store, None, lambda _topic: subject, stats, settings.registry())
     consumer = Consumer(consumer_config(settings, f"feedback-replay-{uuid.uuid4().hex[:12]}"))
     try:
+        locks = locks_of(database)
         for messages in consume_range(consumer, part.topic, part.start, part.end, batch_size):
-            chain.submit(Batch(messages))
+            batch = Batch(messages)
+            with locks.hold(batch.partitions()):  # one writer per partition, live workers included
+                chain.submit(batch)
             on_progress(len(messages))
         log.info(
             "replay.done",

@@ -20,6 +20,7 @@ from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
 from consumers.steps import Commit, build_chain
 from consumers.store import ClickHouseStore
+from consumers.write_locks import locks_of
 from runtime.telemetry import FeedbackTelemetry
 from schemas.registry import SchemaRegistry
 
@@ -58,6 +59,7 @@ class Worker:
         self.stop = stop or threading.Event()
         self._consumer = Consumer(consumer_config)
         self._store = ClickHouseStore(client, database)
+        self._locks = locks_of(database)
         self._dlq = dead_letters
         self._subject_of_topic = subject_of_topic
         self._registry = registry
@@ -103,7 +105,9 @@ class Worker:
                 if self._dlq_limit is not None:
                     self._dlq_limit.consumed(len(messages))
                 try:
-                    self._chain.submit(batch)
+                    # the shards of this batch, against a replay or rejoin of the same database
+                    with self._locks.hold(batch.partitions()):
+                        self._chain.submit(batch)
                 except Backpressure as exc:
                     RETRIES.inc()
                     self.log.warning("worker.backpressure", error=str(exc), retry_in_s=backoff)

@@ -23,6 +23,7 @@ from consumers.rejoin import rejoin_all
 from consumers.replay import Slice
 from feedback.progress import replay_progress
 from feedback.querying import QueryFailed, admin_key, other_owner, run_query
+from feedback.rejoining import rejoin_remote
 from feedback.replaying import plan, run_here, run_remote, summary
 from feedback.services import (
     CollectorServer,
@@ -345,10 +346,20 @@ def keys(
 @app.command()
 def rejoin() -> None:
     """Fill in trace dimensions of stored events whose trace arrived late (the worker does this by
-    itself as traces arrive; this sweeps up whatever is left)."""
+    itself as traces arrive; this sweeps up whatever is left). While `feedback up` owns the
+    embedded engine, the rejoin runs inside it (through its collector)."""
     settings = _settings()
-    with engine_claim(settings, None):
-        count = rejoin_all(settings.clickhouse().connect(), settings.clickhouse_database)
+    owner = other_owner(settings)
+    if owner is not None and owner.http_addr:
+        # the running pipeline owns the engine: rejoin in its process, under its write locks
+        try:
+            count = rejoin_remote(owner.http_addr, admin_key(settings))
+        except RuntimeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    else:
+        with engine_claim(settings, None):
+            count = rejoin_all(settings.clickhouse().connect(), settings.clickhouse_database)
     typer.echo(f"rejoined {count} event(s)")
 
 

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
+from feedback.rejoining import RejoinEndpoint
 from feedback.replaying import ReplayEndpoint
 from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
@@ -87,7 +88,8 @@ class CollectorServer:
     def __init__(self, settings: Settings, collector: Collector) -> None:
         self.collector = collector
         replay = Route("/v1/replay", ReplayEndpoint(settings, collector.keys).handle, methods=["POST"])
-        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay])
+        rejoin = Route("/v1/rejoin", RejoinEndpoint(settings, collector.keys).handle, methods=["POST"])
+        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, rejoin])
         config = uvicorn.Config(
             app,
             host=settings.http_host,

@@ -55,7 +55,7 @@ def test_the_worker_stops_when_most_messages_would_be_dead_lettered(kafka_settin
     def run() -> None:
         try:
             worker.run()
-        except BaseException as exc:  # noqa: BLE001 (what the test inspects)
+        except BaseException as exc:
             failure.append(exc)
 
     thread = threading.Thread(target=run, name="dlq-limit-worker", daemon=True)

@@ -13,7 +13,7 @@ def test_a_few_letters_pass_and_a_flood_stops() -> None:
         limit.consumed(10)
         limit.check(2)  # 20 %: fine, however long it goes on
     limit.consumed(10)
-    with pytest.raises(DlqLimitExceeded, match="FEEDBACK_DLQ_MAX_SHARE=0.5"):
+    with pytest.raises(DlqLimitExceeded, match=r"FEEDBACK_DLQ_MAX_SHARE=0\.5"):
         limit.check(10 + 60)  # this batch and more would exceed half of the last 100
 
 
