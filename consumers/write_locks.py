@@ -11,11 +11,14 @@ takes the lock of the shards it writes around its dedupe and insert:
   shard for one chunk (it looks events up by state, not by partition); each acquisition is all
   at once, so no two writers can deadlock, and a waiting rejoin goes before new batches.
 
-The locks are in-process: the guarantee holds for the writers of one process. With the embedded
-engine every writer is in the process that owns it (``feedback replay`` and ``feedback rejoin``
-run inside a running ``feedback up``). With a ClickHouse server, run replays and rejoins of the
-live database through the pipeline (``POST /v1/replay``, ``POST /v1/rejoin``) of the process
-whose worker writes it; a replay into a database of its own needs nothing.
+The locks are in-process: they serialise the writers of one process. With the embedded engine
+that is every writer (``feedback replay`` and ``feedback rejoin`` run inside the running
+``feedback up`` that owns the engine). With a ClickHouse server, live workers may run in other
+processes: a replay into the live database then goes through the live group instead of writing
+(``consumers.replay_forward``); a ``feedback rejoin`` sweep is exact against the writers of its
+own process (run it through ``POST /v1/rejoin`` of the pipeline, or with no other worker process
+of the group running), since nothing short of a lock service could serialise it with a worker
+elsewhere. A replay into a database of its own needs nothing.
 """
 
 from __future__ import annotations

@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+from pydantic import SecretStr
 
 from consumers.bulk import Framed
 from consumers.bulk_traces import BulkTraceWriter
 from consumers.positions import Position
 from consumers.rejoin import rejoin_all
-from consumers.replay import plan_slice, replay
+from consumers.replay import plan_slice, replay, through_live_group
+from consumers.replay_forward import forward, live_group_active
 from feedback.services import make_worker
 from producers.intake import accept_traces
 from runtime.kafka import ensure_topics
@@ -169,3 +171,30 @@ def _load_traces_without_rejoining(settings: Settings, traces: list[dict[str, An
         framed.append(Framed(schema, payload[start:]))
     writer._stage.load(framed)
     writer._stage.run(writer._insert)
+
+
+def test_a_replay_into_a_servers_live_database_goes_through_the_live_group(kafka_settings: Settings) -> None:
+    settings = _own(kafka_settings, "race-forward")
+    events, traces = _workload(40)
+    produce_items(settings, events, traces)
+    stop = threading.Event()
+    worker = make_worker(settings, settings.clickhouse().connect(), stop=stop)
+    worker_thread = threading.Thread(target=worker.run, name="forward-live-worker", daemon=True)
+    worker_thread.start()
+    try:
+        wait_for(lambda: live_group_active(settings), 60, what="the live group has a member")
+        server = settings.model_copy(update={"clickhouse_url": SecretStr("http://user:pass@clickhouse.invalid:8123")})
+        assert through_live_group(server, server.clickhouse_database)
+        assert not through_live_group(server, "a_database_of_its_own")
+        assert not through_live_group(settings, settings.clickhouse_database)  # embedded: locks suffice
+        # what a server-mode replay does: the copies reach the live worker, which stores each once
+        copied = 0
+        for kind in ("traces", "explicit", "implicit"):
+            part = plan_slice(settings, settings.topic(kind), Position(offset=0), None, None)
+            copied += forward(settings, part.topic, part.start, part.end)
+        assert copied == len(events) + len(traces)
+        wait_for(lambda: group_lag(settings, settings.worker_group) == 0, 120, what="the copies handled")
+    finally:
+        stop.set()
+        worker_thread.join(60)
+    _assert_exact(settings, len(events), len(traces), joined=len(events))
