@@ -30,6 +30,13 @@ class Batch:
     trace_rows: list[Row] = field(default_factory=list)
     duplicates: int = 0
     rejoined: int = 0
+    # (subject, tenant_id, id) → the messages that carried it: whom to dead-letter when
+    # ClickHouse refuses the row made of it (consumers.isolate).
+    origin: dict[tuple[str, str, str], list[Message]] = field(default_factory=dict)
+
+    def partitions(self) -> set[int]:
+        """The partition numbers (shards, ``consumers.write_locks``) this batch writes."""
+        return {position(message)[1] for message in self.messages}
 
     def first_offsets(self) -> list[TopicPartition]:
         """Where each partition of this batch starts: where to seek back to retry it."""

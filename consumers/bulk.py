@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
+from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure
+from consumers.ranges import out_of_range_sql
 from consumers.rows import EVENT_COLUMNS
 from schemas.catalog import SchemaVersion
 from schemas.ocf import container
@@ -56,6 +58,7 @@ WHERE tenant_id = '' OR event_id = '' OR conversation_id = '' OR type NOT IN ({T
    OR (type = 'rating' AND NOT (variantType(value) = 'Int64' AND variantElement(value, 'Int64') BETWEEN 1 AND 5))
    OR (type = 'thumbs'
        AND NOT (variantType(value) = 'String' AND variantElement(value, 'String') IN ('up', 'down', 'none')))
+   OR {out_of_range_sql("event", STAGE_COLUMNS)}
 """
 INSERT = """
 INSERT INTO {db}.events_log ({columns})
@@ -67,8 +70,8 @@ SELECT
     if(s.type = 'thumbs', variantElement(s.value, 'String'), NULL) AS thumb,
     if(s.type = 'rating', toUInt8(variantElement(s.value, 'Int64')), NULL) AS rating,
     s.reasons, s.comment, s.edited_text,
-    CAST(s.edit_distance, 'Nullable(UInt32)'), CAST(s.copied_chars, 'Nullable(UInt32)'),
-    CAST(s.attempt, 'Nullable(UInt32)'), CAST(s.dwell_ms, 'Nullable(UInt32)'),
+    accurateCast(s.edit_distance, 'Nullable(UInt32)'), accurateCast(s.copied_chars, 'Nullable(UInt32)'),
+    accurateCast(s.attempt, 'Nullable(UInt32)'), accurateCast(s.dwell_ms, 'Nullable(UInt32)'),
     s.properties, s.received_via,
     t.model, t.model_version, t.provider, t.prompt_template, t.prompt_version, t.feature, t.latency_ms,
     t.tool_failed, t.trace_id IS NOT NULL AS trace_joined,
@@ -143,6 +146,10 @@ class AvroStage:
         except OperationalError as exc:
             raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
         except ClickHouseError as exc:
+            # A value ClickHouse cannot store is the data's fault: the slow path isolates the
+            # culprits; anything else is retried, never looped on as a data problem.
+            if is_data_error(exc):
+                raise BulkRefused(f"ClickHouse refused a value of the batch: {exc}") from exc
             raise Backpressure(f"ClickHouse refused {sql.split(maxsplit=1)[0]}: {exc}") from exc
 
 

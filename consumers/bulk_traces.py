@@ -12,6 +12,7 @@ from __future__ import annotations
 from clickhouse_connect.driver.client import Client
 
 from consumers.bulk import AvroStage, BulkRefused, Framed
+from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS, TRACE_COLUMNS
 
 STAGE = "feedback_stage_traces"
@@ -56,7 +57,10 @@ STAGE_COLUMNS = {
     "properties": "Map(String, String)",
 }
 UINT32 = {"input_tokens", "output_tokens", "latency_ms", "time_to_first_token_ms", "retry_count"}
-VIOLATIONS = f"SELECT count() FROM {STAGE} WHERE tenant_id = '' OR trace_id = '' OR conversation_id = ''"
+VIOLATIONS = (
+    f"SELECT count() FROM {STAGE} WHERE tenant_id = '' OR trace_id = '' OR conversation_id = '' "
+    f"OR {out_of_range_sql('trace', STAGE_COLUMNS)}"
+)
 KEYS = f"(SELECT tenant_id, trace_id FROM {STAGE})"
 RE_REPORTS = f"""
 SELECT count()
@@ -78,7 +82,7 @@ def _trace_value(name: str) -> str:
     if name == "tools":
         return f"CAST(l.tools, '{TOOLS}')"
     if name in UINT32:
-        return f"CAST(l.{name}, 'Nullable(UInt32)')"
+        return f"accurateCast(l.{name}, 'Nullable(UInt32)')"
     if name == "version":
         return "toUInt64(toUnixTimestamp64Milli(l.received_at))"
     if name == "sign":

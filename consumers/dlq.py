@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from confluent_kafka import Message, Producer
 
+from consumers.dlq_limit import DlqLimit
 from consumers.errors import Backpressure, InvalidMessage
 from consumers.metrics import INVALID
 
@@ -63,12 +64,16 @@ class DeadLetters:
 
 class DeadLetterSink:
     """Where a step puts invalid messages: the DLQ (acknowledged before the batch may be
-    committed), or, without one (a replay: its poison is in the DLQ already), the log."""
+    committed), or, without one (a replay: its poison is in the DLQ already), the log. With a
+    ``limit``, letters past it stop the worker before they are sent (``consumers.dlq_limit``)."""
 
-    def __init__(self, dead_letters: DeadLetters | None) -> None:
+    def __init__(self, dead_letters: DeadLetters | None, limit: DlqLimit | None = None) -> None:
         self._dlq = dead_letters
+        self._limit = limit
 
     def send(self, invalid: list[tuple[Message, InvalidMessage]]) -> None:
+        if self._limit is not None and self._dlq is not None:
+            self._limit.check(len(invalid))
         for message, error in invalid:
             INVALID.labels(error.reason).inc()
             if self._dlq is not None:

@@ -18,3 +18,8 @@ class InvalidMessage(WorkerError):
 
 class Backpressure(WorkerError):
     """A dependency (ClickHouse, the DLQ topic) cannot take the batch now: retry it later, commit nothing."""
+
+
+class RowsRefused(WorkerError):
+    """ClickHouse (or the client, serialising them) refused a value of these rows: the data is at
+    fault, so retrying cannot help; the culprits are isolated and dead-lettered."""

@@ -15,6 +15,7 @@ from confluent_kafka import Message
 from consumers.batch import Batch
 from consumers.bulk import Framed
 from consumers.chain import FastPathStep
+from consumers.isolate import store_isolating
 from consumers.metrics import DUPLICATES, INSERTED
 from consumers.records import decode_one_by_one
 from consumers.rows import event_row
@@ -28,7 +29,7 @@ class Events(FastPathStep):
         return batch.event_frames
 
     def one_by_one(self, batch: Batch) -> None:
-        events, invalid = decode_one_by_one("event", batch.event_frames, self._decoder)
+        events, invalid = decode_one_by_one("event", batch.event_frames, self._decoder, batch.origin)
         batch.events.extend(events)
         batch.invalid.extend(invalid)
         self._sink.send(invalid)
@@ -44,7 +45,7 @@ class Events(FastPathStep):
         trace_keys = {(e["tenant_id"], e["trace_id"]) for e in fresh if e["trace_id"]}
         dims = self._cache.get_many(trace_keys) if trace_keys else {}
         rows = [event_row(e, dims.get((e["tenant_id"], e["trace_id"] or ""))) for e in fresh]
-        self._store.insert_events(rows)
+        rows = store_isolating(batch, "event", self._store.insert_events, rows, self._sink)
         batch.event_rows.extend(rows)
         INSERTED.labels("events").inc(len(rows))
         DUPLICATES.inc(len(batch.events) - len(fresh))

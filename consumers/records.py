@@ -8,6 +8,7 @@ from confluent_kafka import Message
 
 from consumers.bulk import Framed
 from consumers.errors import InvalidMessage
+from schemas.bounds import out_of_range
 from schemas.errors import SchemaError
 from schemas.serde import AvroDecoder
 from schemas.vocabulary import EVENT_TYPES, THUMB_VALUES
@@ -23,6 +24,9 @@ def contract_violation(subject: str, record: dict[str, Any]) -> str | None:
     for name in REQUIRED[subject]:
         if not record.get(name):
             return f"{name}: required, missing or empty"
+    too_big = out_of_range(subject, record)
+    if too_big:
+        return too_big
     if subject != "event":
         return None
     kind, value = record["type"], record.get("value")
@@ -35,11 +39,18 @@ def contract_violation(subject: str, record: dict[str, Any]) -> str | None:
     return None
 
 
+ID_FIELD = {"event": "event_id", "trace": "trace_id"}
+
+
 def decode_one_by_one(
-    subject: str, frames: list[tuple[Message, Framed]], decoder: AvroDecoder
+    subject: str,
+    frames: list[tuple[Message, Framed]],
+    decoder: AvroDecoder,
+    origin: dict[tuple[str, str, str], list[Message]],
 ) -> tuple[list[dict[str, Any]], list[tuple[Message, InvalidMessage]]]:
     """The slow path's decode: each framed message on its own, so that exactly the culprits are
-    invalid (undecodable body, or breaking the contract) and the rest go on."""
+    invalid (undecodable body, breaking the contract, a number its column cannot hold) and the
+    rest go on; ``origin`` learns which messages carried each record's key."""
     records: list[dict[str, Any]] = []
     invalid: list[tuple[Message, InvalidMessage]] = []
     for message, framed in frames:
@@ -53,4 +64,5 @@ def decode_one_by_one(
             invalid.append((message, InvalidMessage("schema-invalid", problem)))
         else:
             records.append(record)
+            origin.setdefault((subject, record["tenant_id"], record[ID_FIELD[subject]]), []).append(message)
     return records, invalid

@@ -10,24 +10,34 @@ from clickhouse_connect.driver.client import Client
 
 from consumers.rows import EVENT_INDEX, Row, rejoined_rows
 from consumers.store import ClickHouseStore
+from consumers.write_locks import EVERY_SHARD, locks_of
 
 
 def rejoin_all(client: Client, database: str, chunk: int = 10_000) -> int:
     """Rejoin every stored, unjoined event whose trace is stored. Returns how many were rejoined."""
     store = ClickHouseStore(client, database)
-    tenant, trace_id = EVENT_INDEX["tenant_id"], EVENT_INDEX["trace_id"]
+    locks = locks_of(database)
     total = 0
     while True:
-        waiting = store.unjoined_with_trace(chunk)
-        if not waiting:
+        # Every shard, one chunk at a time: what is unjoined is read and rejoined with no other
+        # writer between (another rejoin, or a worker rejoining as its trace arrives).
+        with locks.hold(EVERY_SHARD):
+            rejoined = _rejoin_chunk(store, chunk)
+        if not rejoined:
             return total
-        dims = store.trace_dims({(row[tenant], row[trace_id]) for row in waiting})
-        rows: list[Row] = []
-        for row in waiting:
-            found = dims.get((row[tenant], row[trace_id]))
-            if found is not None:
-                rows.extend(rejoined_rows(row, found))
-        if not rows:
-            return total
-        store.insert_events(rows)
-        total += len(rows) // 2
+        total += rejoined
+
+
+def _rejoin_chunk(store: ClickHouseStore, chunk: int) -> int:
+    tenant, trace_id = EVENT_INDEX["tenant_id"], EVENT_INDEX["trace_id"]
+    waiting = store.unjoined_with_trace(chunk)
+    if not waiting:
+        return 0
+    dims = store.trace_dims({(row[tenant], row[trace_id]) for row in waiting})
+    rows: list[Row] = []
+    for row in waiting:
+        found = dims.get((row[tenant], row[trace_id]))
+        if found is not None:
+            rows.extend(rejoined_rows(row, found))
+    store.insert_events(rows)
+    return len(rows) // 2

@@ -1,7 +1,11 @@
 """Re-read a slice of a topic into ClickHouse, in a consumer group of its own, idempotently.
 
 The same chain as the live worker stores what it reads (so dedupe and joins apply: replaying
-twice changes no count); invalid messages are counted, not sent to the DLQ again.
+twice changes no count); invalid messages are counted, not sent to the DLQ again. Each batch is
+stored under the write locks of its partitions (``consumers.write_locks``), so a live worker of
+this process never stores the same message at the same time; into the live database of a
+ClickHouse server, while the live group runs, the slice goes through that group instead
+(``consumers.replay_forward``).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from confluent_kafka import Consumer, TopicPartition
 
 from consumers.batch import Batch
 from consumers.positions import Position, consume_range, resolve
+from consumers.replay_forward import forward, live_group_active
 from consumers.steps import build_chain
 from consumers.store import ClickHouseStore
+from consumers.write_locks import locks_of
 from runtime.kafka import consumer_config
 from runtime.settings import Settings
 
@@ -33,6 +39,7 @@ class ReplayStats:
     traces: int = 0
     duplicates: int = 0
     invalid: int = 0
+    forwarded: int = 0  # copied back into the topic for the live workers (consumers.replay_forward)
 
     def submit(self, batch: Batch) -> None:
         self.messages += len(batch.messages)
@@ -75,6 +82,13 @@ def plan_slice(settings: Settings, topic: str, start: Position, end: Position | 
         consumer.close()
 
 
+def through_live_group(settings: Settings, database: str) -> bool:
+    """Whether a replay into ``database`` must leave the writing to the live group: a ClickHouse
+    server's live database while live workers (possibly in other processes) run."""
+    embedded = settings.clickhouse().embedded
+    return not embedded and database == settings.clickhouse_database and live_group_active(settings)
+
+
 def replay(
     settings: Settings,
     client: Client,
@@ -84,13 +98,21 @@ def replay(
     batch_size: int = 5000,
 ) -> ReplayStats:
     stats = ReplayStats()
+    if through_live_group(settings, database):
+        stats.forwarded = forward(settings, part.topic, part.start, part.end, on_progress, batch_size)
+        stats.messages = stats.forwarded
+        log.info("replay.forwarded", topic=part.topic, messages=stats.forwarded, group=settings.worker_group)
+        return stats
     store = ClickHouseStore(client, database)
     subject = "trace" if part.topic == settings.topic("traces") else "event"
     chain = build_chain(store, None, lambda _topic: subject, stats, settings.registry())
     consumer = Consumer(consumer_config(settings, f"feedback-replay-{uuid.uuid4().hex[:12]}"))
     try:
+        locks = locks_of(database)
         for messages in consume_range(consumer, part.topic, part.start, part.end, batch_size):
-            chain.submit(Batch(messages))
+            batch = Batch(messages)
+            with locks.hold(batch.partitions()):  # one writer per partition, live workers included
+                chain.submit(batch)
             on_progress(len(messages))
         log.info(
             "replay.done",

@@ -15,15 +15,17 @@ from consumers.bulk import BulkEventWriter, Framed
 from consumers.bulk_traces import BulkTraceWriter
 from consumers.chain import Step
 from consumers.dlq import DeadLetters, DeadLetterSink
-from consumers.errors import InvalidMessage
+from consumers.dlq_limit import DlqLimit
+from consumers.errors import Backpressure, InvalidMessage
 from consumers.events_step import Events
+from consumers.isolate import store_isolating
 from consumers.metrics import INSERTED, LAG
 from consumers.rows import EVENT_COLUMNS, EVENT_INDEX
 from consumers.store import ClickHouseStore
 from consumers.traces_step import TraceDimsCache, Traces
 from runtime.telemetry import FeedbackTelemetry
 from schemas.catalog import SchemaVersion
-from schemas.errors import SchemaError
+from schemas.errors import RegistryUnavailable, SchemaError
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroDecoder
 from schemas.vocabulary import EXPLICIT_TYPES
@@ -60,6 +62,8 @@ class Decode:
     def _read_header(self, subject: str, payload: bytes) -> tuple[SchemaVersion, int]:
         try:
             return self._decoders[subject].writer_of(payload)
+        except RegistryUnavailable as exc:
+            raise Backpressure(str(exc)) from exc
         except SchemaError as exc:
             raise InvalidMessage("undecodable", str(exc)) from exc
 
@@ -79,13 +83,14 @@ class Write:
     events: a new event of this batch then finds its trace, and a crash leaves events to be
     rejoined, never joined to nothing."""
 
-    def __init__(self, store: ClickHouseStore, next_step: Step) -> None:
+    def __init__(self, store: ClickHouseStore, sink: DeadLetterSink, next_step: Step) -> None:
         self._store = store
+        self._sink = sink
         self.next_step = next_step
 
     def submit(self, batch: Batch) -> None:
-        self._store.insert_traces(batch.trace_rows)
-        self._store.insert_events(batch.rejoin_rows)
+        batch.trace_rows = store_isolating(batch, "trace", self._store.insert_traces, batch.trace_rows, self._sink)
+        batch.rejoin_rows = store_isolating(batch, "rejoin", self._store.insert_events, batch.rejoin_rows, self._sink)
         INSERTED.labels("traces").inc(len(batch.trace_rows))
         self.next_step.submit(batch)
 
@@ -137,17 +142,18 @@ def build_chain(
     last_step: Step,
     registry: SchemaRegistry | None = None,
     telemetry: FeedbackTelemetry | None = None,
+    dlq_limit: DlqLimit | None = None,
 ) -> Step:
     """The whole chain, built anew on every partition assignment; ``last_step`` commits.
     With telemetry on, events take the slow path (the events need to be rows in Python)."""
     cache = TraceDimsCache(store)
-    sink = DeadLetterSink(dead_letters)
+    sink = DeadLetterSink(dead_letters, dlq_limit)
     decoders = {subject: AvroDecoder(subject, registry=registry) for subject in ("event", "trace")}
     announcing = telemetry is not None and telemetry.enabled
     bulk = None if announcing else BulkEventWriter(store.client, store.database)
     stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
     events = Events(store, cache, decoders["event"], sink, bulk, stored)
     traces = Traces(
-        store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, events)
+        store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, sink, events)
     )
     return Decode(subject_of_topic, decoders, DeadLetter(sink, traces))

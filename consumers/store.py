@@ -8,7 +8,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from consumers.errors import Backpressure
+from consumers.clickhouse_errors import is_data_error
+from consumers.errors import Backpressure, RowsRefused
 from consumers.rows import EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
 
 Key = tuple[str, str]  # (tenant_id, id)
@@ -133,6 +134,8 @@ class ClickHouseStore:
         try:
             self.client.insert(context=context)
         except ClickHouseError as exc:
+            if is_data_error(exc):
+                raise RowsRefused(f"ClickHouse refused a value for {context.table}: {exc}") from exc
             raise Backpressure(f"ClickHouse insert into {context.table} failed: {exc}") from exc
 
 

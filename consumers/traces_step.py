@@ -64,7 +64,7 @@ class Traces(FastPathStep):
         return batch.trace_frames
 
     def one_by_one(self, batch: Batch) -> None:
-        traces, invalid = decode_one_by_one("trace", batch.trace_frames, self._decoder)
+        traces, invalid = decode_one_by_one("trace", batch.trace_frames, self._decoder, batch.origin)
         batch.traces.extend(traces)
         batch.invalid.extend(invalid)
         self._sink.send(invalid)

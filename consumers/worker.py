@@ -15,10 +15,12 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from consumers.batch import Batch
 from consumers.chain import Step
 from consumers.dlq import DeadLetters
+from consumers.dlq_limit import DlqLimit, DlqLimitExceeded
 from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
 from consumers.steps import Commit, build_chain
 from consumers.store import ClickHouseStore
+from consumers.write_locks import locks_of
 from runtime.telemetry import FeedbackTelemetry
 from schemas.registry import SchemaRegistry
 
@@ -50,23 +52,32 @@ class Worker:
         stop: threading.Event | None = None,
         registry: SchemaRegistry | None = None,
         telemetry: FeedbackTelemetry | None = None,
+        dlq_limit: DlqLimit | None = None,
     ) -> None:
         self.topics = topics
         self.policy = policy
         self.stop = stop or threading.Event()
         self._consumer = Consumer(consumer_config)
         self._store = ClickHouseStore(client, database)
+        self._locks = locks_of(database)
         self._dlq = dead_letters
         self._subject_of_topic = subject_of_topic
         self._registry = registry
         self._telemetry = telemetry
+        self._dlq_limit = dlq_limit
         self._chain: Step = self._build_chain()
         self._pending: list[Message] = []
         self.log = log.bind(group=consumer_config.get("group.id"), topics=topics)
 
     def _build_chain(self) -> Step:
         return build_chain(
-            self._store, self._dlq, self._subject_of_topic, Commit(self._consumer), self._registry, self._telemetry
+            self._store,
+            self._dlq,
+            self._subject_of_topic,
+            Commit(self._consumer),
+            self._registry,
+            self._telemetry,
+            self._dlq_limit,
         )
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -91,8 +102,12 @@ class Worker:
                 if not messages:
                     continue
                 batch = Batch(messages)
+                if self._dlq_limit is not None:
+                    self._dlq_limit.consumed(len(messages))
                 try:
-                    self._chain.submit(batch)
+                    # the shards of this batch, against a replay or rejoin of the same database
+                    with self._locks.hold(batch.partitions()):
+                        self._chain.submit(batch)
                 except Backpressure as exc:
                     RETRIES.inc()
                     self.log.warning("worker.backpressure", error=str(exc), retry_in_s=backoff)
@@ -101,6 +116,9 @@ class Worker:
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, self.policy.max_backoff_s)
                     continue
+                except DlqLimitExceeded as exc:
+                    self.log.error("worker.dlq_limit", error=str(exc))
+                    raise
                 except Exception:
                     self.log.exception("worker.crashed", messages=len(messages))
                     raise

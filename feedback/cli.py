@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from consumers.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redrive
+from consumers.dlq_limit import DlqLimitExceeded
 from consumers.rejoin import rejoin_all
 from consumers.replay import Slice
 from feedback.progress import replay_progress
 from feedback.querying import QueryFailed, admin_key, other_owner, run_query
+from feedback.rejoining import rejoin_remote
 from feedback.replaying import plan, run_here, run_remote, summary
 from feedback.services import (
     CollectorServer,
@@ -171,7 +173,11 @@ def worker(
         apply_migrations(client, settings.clickhouse_database)
         worker = make_worker(settings, client, group=group, topics=names, stop=stop)
         tune_gc()
-        worker.run()
+        try:
+            worker.run()
+        except DlqLimitExceeded as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
 
 
 @app.command()
@@ -273,13 +279,14 @@ def dlq_list() -> None:
     """Every message in the DLQ: why it failed and where it came from."""
     settings = _settings()
     letters = read_letters(settings)
-    table = Table("ref", "failed at", "reason", "source", "detail")
+    table = Table("ref", "failed at", "reason", "source", "redriven", "detail")
     for letter in letters:
         table.add_row(
             letter.ref,
             letter.failed_at.isoformat(timespec="seconds") if letter.failed_at else "-",
             letter.reason,
             f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}",
+            "yes" if letter.redriven else "no",
             letter.detail[:80],
         )
     _console().print(table)
@@ -294,7 +301,16 @@ def dlq_show(ref: Annotated[str, typer.Argument(help="PARTITION:OFFSET in the DL
     if found is None:
         typer.echo(f"error: no dead letter {ref} in {settings.topic('dlq')}", err=True)
         raise typer.Exit(1)
-    for name in ("ref", "reason", "detail", "source_topic", "source_partition", "source_offset", "failed_at"):
+    for name in (
+        "ref",
+        "reason",
+        "detail",
+        "source_topic",
+        "source_partition",
+        "source_offset",
+        "failed_at",
+        "redriven",
+    ):
         typer.echo(f"{name}: {getattr(found, name)}")
     typer.echo(f"key: {found.key!r}")
     typer.echo(f"value ({len(found.value or b'')} bytes): {(found.value or b'')[:512]!r}")
@@ -310,13 +326,17 @@ def dlq_redrive(
     worker drops what is already stored); a letter redriven before is skipped unless --all."""
     settings = _settings()
     letters = read_letters(settings, REDRIVE_GROUP, from_committed=not everything)
-    chosen = [letter for letter in letters if reason is None or letter.reason == reason]
+    chosen = [
+        letter
+        for letter in letters
+        if (reason is None or letter.reason == reason) and (everything or not letter.redriven)
+    ]
     if dry_run:
         typer.echo(f"would redrive {len(chosen)} dead letter(s)")
         return
     sent = redrive(settings, chosen)
-    mark_redriven(settings, letters)
-    typer.echo(f"redrove {sent} dead letter(s)")
+    mark_redriven(settings, sent, letters)
+    typer.echo(f"redrove {len(sent)} dead letter(s)")
 
 
 @app.command()
@@ -342,10 +362,20 @@ def keys(
 @app.command()
 def rejoin() -> None:
     """Fill in trace dimensions of stored events whose trace arrived late (the worker does this by
-    itself as traces arrive; this sweeps up whatever is left)."""
+    itself as traces arrive; this sweeps up whatever is left). While `feedback up` owns the
+    embedded engine, the rejoin runs inside it (through its collector)."""
     settings = _settings()
-    with engine_claim(settings, None):
-        count = rejoin_all(settings.clickhouse().connect(), settings.clickhouse_database)
+    owner = other_owner(settings)
+    if owner is not None and owner.http_addr:
+        # the running pipeline owns the engine: rejoin in its process, under its write locks
+        try:
+            count = rejoin_remote(owner.http_addr, admin_key(settings))
+        except RuntimeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    else:
+        with engine_claim(settings, None):
+            count = rejoin_all(settings.clickhouse().connect(), settings.clickhouse_database)
     typer.echo(f"rejoined {count} event(s)")
 
 

@@ -40,6 +40,8 @@ def plan(settings: Settings, topic: str, start: str, end: str | None, partition:
 
 
 def summary(topic: str, stats: ReplayStats) -> str:
+    if stats.forwarded:
+        return f"{topic}: read {stats.messages}, forwarded {stats.forwarded} to the live workers (each stored once)"
     stored = stats.events + stats.traces - stats.duplicates
     return (
         f"{topic}: read {stats.messages}, stored {stored} new, "

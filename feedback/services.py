@@ -16,7 +16,9 @@ from clickhouse_connect.driver.client import Client
 from starlette.routing import Route
 
 from consumers.dlq import DeadLetters
+from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
+from feedback.rejoining import RejoinEndpoint
 from feedback.replaying import ReplayEndpoint
 from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
@@ -60,6 +62,7 @@ def make_worker(
         stop=stop,
         registry=settings.registry(),
         telemetry=telemetry or FeedbackTelemetry(settings.otel_exporter),
+        dlq_limit=DlqLimit(settings.dlq_max_share, settings.dlq_window, settings.dlq_min_messages),
     )
 
 
@@ -89,7 +92,8 @@ class CollectorServer:
     def __init__(self, settings: Settings, collector: Collector) -> None:
         self.collector = collector
         replay = Route("/v1/replay", ReplayEndpoint(settings, collector.keys).handle, methods=["POST"])
-        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay])
+        rejoin = Route("/v1/rejoin", RejoinEndpoint(settings, collector.keys).handle, methods=["POST"])
+        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, rejoin])
         config = uvicorn.Config(
             app,
             host=settings.http_host,

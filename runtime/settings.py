@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     worker_group: str = "feedback-workers"
     batch_max_messages: int = 20_000
     batch_max_wait_s: float = 0.4
+    # Stop rather than dead-letter a topic (consumers.dlq_limit): more than this share of the last
+    # dlq_window messages going to the DLQ, once dlq_min_messages were seen, stops the worker.
+    dlq_max_share: float = Field(default=0.5, gt=0)
+    dlq_window: int = Field(default=1000, ge=1)
+    dlq_min_messages: int = Field(default=100, ge=1)
 
     @field_validator("trusted_proxies")
     @classmethod

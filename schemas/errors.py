@@ -18,3 +18,8 @@ class UnknownSchema(SchemaError):
 
 class UndecodableMessage(SchemaError):
     """A message is not Avro in a framing we read, or its body does not match its writer schema."""
+
+
+class RegistryUnavailable(SchemaError):
+    """The schema registry is down or failing (unreachable, 5xx): the message is not at fault, so
+    a consumer retries later (backpressure) and never dead-letters it for this."""

@@ -16,16 +16,17 @@ from pydantic import (
     Field,
     PlainValidator,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from schemas import vocabulary as v
+from schemas.bounds import fields_of, fits_column
 from schemas.timestamps import EpochMs
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=v.ID_MAX)]
-Count = Annotated[int, Field(ge=0, le=v.COUNT_MAX)]
 PropertyKey = Annotated[str, StringConstraints(min_length=1, max_length=v.PROPERTY_KEY_MAX)]
 PropertyValue = Annotated[str, StringConstraints(max_length=v.PROPERTY_VALUE_MAX)]
 Properties = Annotated[dict[PropertyKey, PropertyValue], Field(max_length=v.PROPERTIES_MAX)]
@@ -108,11 +109,16 @@ class EventIn(_Strict):
     reasons: list[str] = Field(default_factory=list, max_length=len(v.DOWN_REASONS))
     comment: Annotated[str, StringConstraints(max_length=v.COMMENT_MAX)] | None = None
     edited_text: Annotated[str, StringConstraints(max_length=v.EDITED_TEXT_MAX)] | None = None
-    edit_distance: Count | None = None
-    copied_chars: Count | None = None
-    attempt: Annotated[int, Field(ge=1, le=v.COUNT_MAX)] | None = None
-    dwell_ms: Count | None = None
+    edit_distance: int | None = None
+    copied_chars: int | None = None
+    attempt: Annotated[int, Field(ge=1)] | None = None
+    dwell_ms: int | None = None
     properties: Properties = Field(default_factory=dict)
+
+    @field_validator(*fields_of("event"))
+    @classmethod
+    def _fits_column(cls, value: int | None, info: ValidationInfo) -> int | None:
+        return fits_column("event", str(info.field_name), value)
 
     @field_validator("event_id")
     @classmethod
@@ -202,15 +208,25 @@ class FeedbackEvent(BaseModel):
 class RetrievalIn(_Strict):
     doc_ids: list[Annotated[str, StringConstraints(max_length=512)]] = Field(default_factory=list, max_length=1000)
     scores: list[float] = Field(default_factory=list, max_length=1000)
-    chunk_count: Count | None = None
-    citations_shown: Count | None = None
+    chunk_count: int | None = None
+    citations_shown: int | None = None
+
+    @field_validator(*fields_of("trace", "retrieval"))
+    @classmethod
+    def _fits_column(cls, value: int | None, info: ValidationInfo) -> int | None:
+        return fits_column("trace", f"retrieval.{info.field_name}", value)
 
 
 class ToolCallIn(_Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     success: bool | None = None
-    latency_ms: Count | None = None
+    latency_ms: int | None = None
     error: Annotated[str, StringConstraints(max_length=v.COMMENT_MAX)] | None = None
+
+    @field_validator(*fields_of("trace", "tools"))
+    @classmethod
+    def _fits_column(cls, value: int | None, info: ValidationInfo) -> int | None:
+        return fits_column("trace", f"tools.{info.field_name}", value)
 
 
 ShortText = Annotated[str, StringConstraints(max_length=256)]
@@ -234,21 +250,26 @@ class TraceIn(_Strict):
     prompt_version: ShortText | None = None
     feature: ShortText | None = None
     environment: ShortText | None = None
-    input_tokens: Count | None = None
-    output_tokens: Count | None = None
-    latency_ms: Count | None = None
-    time_to_first_token_ms: Count | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: int | None = None
+    time_to_first_token_ms: int | None = None
     streaming: bool | None = None
     retrieval: RetrievalIn | None = None
     tools: list[ToolCallIn] = Field(default_factory=list, max_length=200)
     fallback_path: Annotated[str, StringConstraints(max_length=1024)] | None = None
     moderation_flags: list[ShortText] = Field(default_factory=list, max_length=100)
-    retry_count: Count | None = None
+    retry_count: int | None = None
     truncated: bool | None = None
     error: Annotated[str, StringConstraints(max_length=v.COMMENT_MAX)] | None = None
     input_text: TraceText | None = None
     output_text: TraceText | None = None
     properties: Properties = Field(default_factory=dict)
+
+    @field_validator(*fields_of("trace"))
+    @classmethod
+    def _fits_column(cls, value: int | None, info: ValidationInfo) -> int | None:
+        return fits_column("trace", str(info.field_name), value)
 
 
 class Retrieval(BaseModel):

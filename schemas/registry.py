@@ -16,7 +16,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog, parse_version
-from schemas.errors import SchemaError, UnknownSchema
+from schemas.errors import RegistryUnavailable, SchemaError, UnknownSchema
 
 
 class SchemaRegistry:
@@ -46,7 +46,15 @@ class SchemaRegistry:
         try:
             text = self._client.get_schema(schema_id).schema_str
         except SchemaRegistryError as exc:
-            raise UnknownSchema(f"schema id {schema_id} not in the registry: {exc}", schema_id=schema_id) from exc
+            # Only an answer about the id itself (4xx, e.g. 404 "schema not found") condemns the
+            # message; a failing registry (5xx, or a status without meaning here) is an outage.
+            if 400 <= exc.http_status_code < 500:
+                raise UnknownSchema(f"schema id {schema_id} not in the registry: {exc}", schema_id=schema_id) from exc
+            raise RegistryUnavailable(f"schema registry failed looking up id {schema_id}: {exc}") from exc
+        except Exception as exc:
+            # Transport errors (refused, reset, timeout) surface as the HTTP library that
+            # confluent-kafka bundles raises them; none of them says anything about the message.
+            raise RegistryUnavailable(f"schema registry unreachable looking up id {schema_id}: {exc}") from exc
         if text is None:
             raise UnknownSchema(f"schema id {schema_id}: the registry returned no schema", schema_id=schema_id)
         definition = json.loads(text)

@@ -32,9 +32,6 @@ PROPERTIES_MAX = 50
 PROPERTY_KEY_MAX = 128
 PROPERTY_VALUE_MAX = 1024
 TRACE_TEXT_MAX = 256_000
-# Counts (tokens, milliseconds, characters, attempts) are UInt32 columns in sql/: anything larger
-# would be accepted, then refused by ClickHouse and stall the worker on that message.
-COUNT_MAX = 2**32 - 1
 
 
 def topic_kind(event_type: str) -> str:

@@ -66,6 +66,10 @@ def test_up_then_query_through_the_collector_then_directly(tmp_path: Path, kafka
         )
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert query_json("SELECT model_version FROM rebuilt.events", env, tmp_path)["rows"] == [["v-cli"]]
+        # and rejoins: inside the pipeline too, under the worker's write locks
+        rejoined = run_feedback("rejoin", env=env, cwd=tmp_path)
+        assert rejoined.returncode == 0, rejoined.stderr
+        assert rejoined.stdout.strip() == "rejoined 0 event(s)"
         bad = run_feedback("replay", "--topic", "explicit", "--from", "soon", env=env, cwd=tmp_path)
         assert bad.returncode == 1
         assert "--from: 'soon'" in bad.stderr

@@ -134,3 +134,43 @@ def test_dlq_list_show_and_redrive_counts_once(pipeline) -> None:
         "SELECT count() FROM events WHERE conversation_id = {c:String}", c=good["conversation_id"]
     ) == [(1,)]
     assert json.dumps(good)  # the item itself was valid all along
+
+
+def _dead_letter(settings: Settings, reason: str) -> dict[str, Any]:
+    """Put a valid event in the DLQ as if a (since fixed) worker had dead-lettered it for ``reason``."""
+    item = event("thumbs", conversation_id=new_id("conv-"))
+    record = accept_events([item], None, "acme", int(time.time() * 1000)).records[0]
+    producer = Producer(producer_config(settings))
+    producer.produce(
+        settings.topic("dlq"),
+        AvroEncoder("event").encode(record),
+        message_key(record),
+        partition=0,
+        headers=[
+            (dlq.REASON, reason.encode()),
+            (dlq.DETAIL, b"simulated"),
+            (dlq.SOURCE_TOPIC, settings.topic("explicit").encode()),
+            (dlq.SOURCE_PARTITION, b"0"),
+            (dlq.SOURCE_OFFSET, b"7"),
+            (dlq.FAILED_AT, str(int(time.time() * 1000)).encode()),
+        ],
+    )
+    assert producer.flush(30) == 0
+    return item
+
+
+def test_redrive_by_reason_marks_only_the_letters_it_redrove(pipeline) -> None:
+    settings = pipeline.settings
+    other, chosen = f"other-{new_id()}", f"chosen-{new_id()}"
+    # the letter of the other reason comes first in the partition: marking by offset would skip it
+    left_behind = _dead_letter(settings, other)
+    sent = _dead_letter(settings, chosen)
+    assert cli(settings, "dlq", "redrive", "--reason", chosen).strip() == "redrove 1 dead letter(s)"
+    assert cli(settings, "dlq", "redrive", "--reason", chosen).strip() == "redrove 0 dead letter(s)"
+    assert cli(settings, "dlq", "redrive", "--reason", other).strip() == "redrove 1 dead letter(s)"
+    assert cli(settings, "dlq", "redrive", "--reason", other).strip() == "redrove 0 dead letter(s)"
+    ids = [left_behind["event_id"], sent["event_id"]]
+    pipeline.wait_rows("SELECT 1 FROM events WHERE event_id IN {ids:Array(String)}", 2, ids=ids)
+    listed = [line for line in cli(settings, "dlq", "list").splitlines() if chosen in line or other in line]
+    assert len(listed) == 2, listed
+    assert all("yes" in line for line in listed), listed

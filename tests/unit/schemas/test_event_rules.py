@@ -55,7 +55,7 @@ def test_abandon_needs_no_trace_or_message() -> None:
         (event("copy", reasons=["slow"]), "reasons: not allowed for type copy"),
         (event("copy", trace_id=None), "trace_id: required for type copy"),
         (event("dwell", dwell_ms=None), "dwell_ms: required for type dwell"),
-        (event("dwell", dwell_ms=-1), "dwell_ms: Input should be greater than or equal to 0"),
+        (event("dwell", dwell_ms=-1), "dwell_ms: must be at least 0"),
         (event("regenerate", attempt=0), "attempt: Input should be greater than or equal to 1"),
         (event("comment", comment=None), "comment: required for type comment"),
         (event("comment", comment="x" * 4001), "comment: String should have at most 4000 characters"),
@@ -114,4 +114,4 @@ def test_counts_beyond_their_uint32_columns_are_rejected(
     # Found by schemathesis: accepted, then refused by ClickHouse, it stalled the worker.
     with pytest.raises(ValidationError) as caught:
         model.model_validate(item)
-    assert format_errors(caught.value) == [f"{field}: Input should be less than or equal to {2**32 - 1}"]
+    assert format_errors(caught.value) == [f"{field}: must be at most {2**32 - 1}"]
