@@ -11,6 +11,7 @@ from producers.errors import CollectorError
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.query import QueryService, scope_of
 from runtime.clickhouse import EngineOwner
+from runtime.readonly_query import ADMIN
 from runtime.settings import Settings
 
 
@@ -38,23 +39,22 @@ def admin_key(settings: Settings) -> str:
     return admin.key
 
 
-def reading_key(settings: Settings, presented: str | None) -> ApiKey:
-    """The key a query runs as: the one given (an admin or analyst key of the keys file), else
-    the keys file's admin key."""
+def reading_key(settings: Settings, presented: str) -> ApiKey:
+    """The admin or analyst key of the keys file a query runs as."""
     try:
-        store = KeyStore.load(settings.keys_file)
-        if presented is None:
-            return store.authenticate(admin_key(settings))
-        api_key = store.authenticate(presented)
+        api_key = KeyStore.load(settings.keys_file).authenticate(presented)
         require_kind(api_key, KeyKind.ADMIN, KeyKind.ANALYST)
-    except (CollectorError, NoAdminKey) as exc:
-        raise QueryFailed(getattr(exc, "message", str(exc))) from None
+    except CollectorError as exc:
+        raise QueryFailed(exc.message) from None
+    except (FileNotFoundError, ValueError) as exc:  # no keys file, or one that breaks a rule
+        raise QueryFailed(str(exc)) from None
     return api_key
 
 
 def run_query(settings: Settings, sql: str, key: str | None = None) -> dict[str, Any]:
-    """Run ``sql`` as ``key`` (default: the admin key); an analyst key sees its tenant's rows only."""
-    api_key = reading_key(settings, key)
+    """Run ``sql`` as ``key``, an admin or analyst key (an analyst sees its tenant's rows only).
+    Without one: through a running pipeline as the keys file's admin key, or on the engine
+    directly as its operator (who can read the engine's files anyway)."""
     owner = other_owner(settings)
     if owner is not None:
         if owner.http_addr is None:
@@ -62,10 +62,16 @@ def run_query(settings: Settings, sql: str, key: str | None = None) -> dict[str,
                 f"the embedded ClickHouse at {settings.clickhouse().chdb_path} is held by pid {owner.pid}, "
                 "which serves no HTTP; query while `feedback up` runs, or stop that process"
             )
-        return _through_collector(owner.http_addr, api_key.key, sql)
+        if key is None:
+            try:
+                key = admin_key(settings)
+            except (NoAdminKey, FileNotFoundError, ValueError) as exc:
+                raise QueryFailed(str(exc)) from None
+        return _through_collector(owner.http_addr, key, sql)
+    scope = ADMIN if key is None else scope_of(reading_key(settings, key))
     service = QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
     try:
-        return service.run(sql, scope_of(api_key))
+        return service.run(sql, scope)
     except CollectorError as exc:  # BadRequest carries the ClickHouse message
         raise QueryFailed(exc.message) from exc
 
