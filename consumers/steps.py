@@ -18,7 +18,6 @@ from consumers.dlq import DeadLetters, DeadLetterSink
 from consumers.errors import InvalidMessage
 from consumers.events_step import Events
 from consumers.metrics import INSERTED, LAG
-from consumers.rows import EVENT_COLUMNS, EVENT_INDEX
 from consumers.store import ClickHouseStore
 from consumers.traces_step import TraceDimsCache, Traces
 from runtime.telemetry import FeedbackTelemetry
@@ -26,7 +25,6 @@ from schemas.catalog import SchemaVersion
 from schemas.errors import SchemaError
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroDecoder
-from schemas.vocabulary import EXPLICIT_TYPES
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +84,8 @@ class Write:
     def submit(self, batch: Batch) -> None:
         self._store.insert_traces(batch.trace_rows)
         self._store.insert_events(batch.rejoin_rows)
+        # every trace of the batch (slow path), as for the events: idempotent, mends a crash
+        self._store.mend_opinions({(trace["tenant_id"], trace["trace_id"]) for trace in batch.traces})
         INSERTED.labels("traces").inc(len(batch.trace_rows))
         self.next_step.submit(batch)
 
@@ -98,10 +98,8 @@ class Announce:
         self.next_step = next_step
 
     def submit(self, batch: Batch) -> None:
-        kind = EVENT_INDEX["type"]
-        for row in batch.event_rows:
-            if row[kind] in EXPLICIT_TYPES:
-                self._telemetry.submitted(dict(zip(EVENT_COLUMNS, row, strict=True)))
+        for signal in batch.announced:
+            self._telemetry.submitted(signal)
         self.next_step.submit(batch)
 
 
@@ -139,12 +137,12 @@ def build_chain(
     telemetry: FeedbackTelemetry | None = None,
 ) -> Step:
     """The whole chain, built anew on every partition assignment; ``last_step`` commits.
-    With telemetry on, events take the slow path (the events need to be rows in Python)."""
+    With telemetry on, the fast path also reads back the explicit events it stored, to announce them."""
     cache = TraceDimsCache(store)
     sink = DeadLetterSink(dead_letters)
     decoders = {subject: AvroDecoder(subject, registry=registry) for subject in ("event", "trace")}
     announcing = telemetry is not None and telemetry.enabled
-    bulk = None if announcing else BulkEventWriter(store.client, store.database)
+    bulk = BulkEventWriter(store.client, store.database, announce=announcing)
     stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
     events = Events(store, cache, decoders["event"], sink, bulk, stored)
     traces = Traces(

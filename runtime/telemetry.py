@@ -51,7 +51,8 @@ class FeedbackTelemetry:
         return self._provider is not None
 
     def submitted(self, signal: Mapping[str, Any]) -> None:
-        """``signal``: a stored event's columns (type, value, reasons, trace_id, model, ...)."""
+        """``signal``: a stored event's columns (type, value, reasons, trace_id, model, ...). The
+        trace's latency, tool count and retrieved documents come with it when the event is joined."""
         if self._provider is None:
             return
         attributes = {
@@ -71,6 +72,9 @@ class FeedbackTelemetry:
             "feedback.model_version": signal["model_version"],
             "feedback.prompt_version": signal["prompt_version"],
             "feedback.feature": signal["feature"],
+            "feedback.latency_ms": signal["latency_ms"],
+            "feedback.tool_count": signal["tool_count"],
+            "feedback.retrieval_source_count": signal["retrieval_count"],
         }
         self._logger.emit(
             event_name=EVENT_NAME,
