@@ -15,9 +15,16 @@ from typing import Any
 
 import pytest
 
+from consumers.bulk import BulkEventWriter, Framed
+from consumers.rows import event_row
+from consumers.store import ClickHouseStore
+from producers.intake import accept_events
+from runtime.migrations import migrate
+from runtime.settings import Settings
+from schemas.serde import AvroDecoder, AvroEncoder
 from tests.helpers import event, new_id, trace, wait_for
 
-pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
+pytestmark = [pytest.mark.clickhouse]
 
 HOUR_MS = 3_600_000
 
@@ -175,6 +182,7 @@ def _post_all(pipeline: Any, items: list[dict[str, Any]], path: str = "/v1/event
         assert response.json()["accepted"] == len(items[start : start + 40])
 
 
+@pytest.mark.kafka
 def test_current_opinions_count_once_through_changes_of_mind_take_backs_and_late_traces(pipeline) -> None:
     scenario = Scenario(seed=11)
     half = len(scenario.traces) // 2
@@ -211,6 +219,7 @@ def test_current_opinions_count_once_through_changes_of_mind_take_backs_and_late
     assert stale == [(0,)]
 
 
+@pytest.mark.kafka
 def test_a_change_of_mind_moves_the_count_and_a_take_back_removes_it(pipeline) -> None:
     conversation, trace_id, message = new_id("conv-"), new_id("trace-"), new_id("msg-")
     model = new_id("op-model-")
@@ -256,3 +265,45 @@ def test_a_change_of_mind_moves_the_count_and_a_take_back_removes_it(pipeline) -
         ("anonymous", "browser-2", "up", None),
         ("anonymous", "browser-3", None, 1),
     ]
+
+
+def _framed(items: list[dict[str, Any]]) -> list[Framed]:
+    received = int(time.time() * 1000)
+    encoder, decoder = AvroEncoder("event"), AvroDecoder("event")
+    out = []
+    for record in accept_events(items, None, "acme", received).records:
+        payload = encoder.encode(record)
+        writer, start = decoder.writer_of(payload)
+        out.append(Framed(writer, payload[start:]))
+    return out
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_a_crash_between_the_event_insert_and_the_opinions_is_mended_by_the_re_read(
+    base_settings: Settings, path: str
+) -> None:
+    """The worker writes events_log, then opinions_log: killed in between, the batch is read again;
+    its events are dropped as stored, and the opinions are written, once, however often it is read."""
+    db = f"opinions_{new_id()}"
+    client = base_settings.clickhouse().connect()
+    migrate(client, db)
+    store = ClickHouseStore(client, db)
+    now = int(time.time() * 1000)
+    common = {"message_id": new_id("msg-"), "user_id": "crash-user"}
+    items = [
+        event("thumbs", value="down", reasons=["slow"], timestamp=now - 2000, **common),
+        event("thumbs", value="up", reasons=[], timestamp=now - 1000, **common),
+        event("rating", value=3, timestamp=now - 1000, **common),
+    ]
+    # the events are stored, then the worker dies before writing the opinions
+    records = accept_events(items, None, "acme", now).records
+    store.insert_events([event_row(record, None) for record in records])
+    counts = "SELECT sum(thumbs_up), sum(thumbs_down), sum(ratings) FROM {db}.quality_hourly"
+    assert client.query(counts.format(db=db)).result_rows == [(0, 0, 0)]
+    for _ in range(2):  # read again after the crash, then once more (a replay)
+        if path == "fast":
+            BulkEventWriter(client, db).write(_framed(items))
+        else:
+            store.record_opinions((record["tenant_id"], record["event_id"]) for record in records)
+        assert client.query(counts.format(db=db)).result_rows == [(1, 0, 1)]
+    assert client.query(f"SELECT count(), sum(sign) FROM {db}.opinions_log").result_rows == [(2, 2)]

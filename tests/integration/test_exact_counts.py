@@ -232,3 +232,33 @@ def test_the_aggregate_views_read_their_projections(pipeline) -> None:
         plan = "\n".join(row[0] for row in pipeline.rows(f"EXPLAIN SELECT * FROM {view}"))
         reads = {line.split("(")[-1].rstrip(")") for line in plan.splitlines() if "ReadFromMergeTree" in line}
         assert reads == projections, (view, reads)
+
+
+def test_events_carry_the_trace_dimensions_late_traces_included(pipeline) -> None:
+    dimensions = {
+        "deployment": "eu-west",
+        "environment": "staging",
+        "input_tokens": 120,
+        "output_tokens": 340,
+        "time_to_first_token_ms": 210,
+        "streaming": True,
+        "tools": [{"name": "search", "success": True}, {"name": "calc", "success": False}],
+        "retrieval": {"doc_ids": ["d1", "d2", "d3"], "scores": [0.9, 0.5, 0.1], "citations_shown": 2},
+    }
+    sql = (
+        "SELECT trace_joined, deployment, environment, input_tokens, output_tokens, time_to_first_token_ms, "
+        "streaming, tool_count, tool_failed, retrieval_count, citations_shown FROM events WHERE event_id = {e:String}"
+    )
+    expected = [(True, "eu-west", "staging", 120, 340, 210, True, 2, True, 3, 2)]
+    for late in (False, True):
+        conversation, trace_id = new_id("conv-"), new_id("trace-")
+        item = event("thumbs", conversation_id=conversation, trace_id=trace_id)
+        reported = trace(trace_id, conversation, **dimensions)
+        if not late:
+            assert pipeline.post("/v1/traces", reported, key="secret").status_code == 202
+            pipeline.wait_rows("SELECT 1 FROM traces WHERE trace_id = {t:String}", 1, t=trace_id)
+        assert pipeline.post("/v1/events", item).status_code == 202
+        if late:
+            pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=item["event_id"])
+            assert pipeline.post("/v1/traces", reported, key="secret").status_code == 202
+        wait_for(lambda e=item["event_id"]: pipeline.rows(sql, e=e) == expected, 30, what=f"dimensions (late={late})")
