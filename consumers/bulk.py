@@ -20,6 +20,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 from consumers.errors import Backpressure
 from consumers.opinions import record_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS
+from runtime.telemetry import SIGNAL_FIELDS
 from schemas.catalog import SchemaVersion
 from schemas.ocf import container
 from schemas.vocabulary import EVENT_TYPES, EXPLICIT_TYPES
@@ -177,7 +178,7 @@ class BulkEventWriter:
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {ANNOUNCE} (tenant_id String, event_id String) ENGINE = Memory"
             )
         self._note_new = NOTE_NEW.format(db=database)
-        self._read_new = READ_NEW.format(db=database, columns=", ".join(EVENT_COLUMNS))
+        self._read_new = READ_NEW.format(db=database, columns=", ".join(SIGNAL_FIELDS))
         self._insert = INSERT.format(
             db=database,
             stage=STAGE,
@@ -207,4 +208,4 @@ class BulkEventWriter:
             result = self._client.query(self._read_new)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
-        return [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in result.result_rows]
+        return [dict(zip(SIGNAL_FIELDS, row, strict=True)) for row in result.result_rows]

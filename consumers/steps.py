@@ -98,8 +98,7 @@ class Announce:
         self.next_step = next_step
 
     def submit(self, batch: Batch) -> None:
-        for signal in batch.announced:
-            self._telemetry.submitted(signal)
+        self._telemetry.submitted_many(batch.announced)
         self.next_step.submit(batch)
 
 
