@@ -48,7 +48,6 @@ class Events(FastPathStep):
         rows = [event_row(e, dims.get((e["tenant_id"], e["trace_id"] or ""))) for e in fresh]
         self._store.insert_events(rows)
         self._store.record_opinions(key for key, event in unique.items() if event["type"] in OPINION_TYPES)
-        batch.event_rows.extend(rows)
         kind = EVENT_INDEX["type"]
         batch.announced.extend(
             dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows if row[kind] in EXPLICIT_TYPES
