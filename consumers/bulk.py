@@ -4,24 +4,28 @@ Python only frames messages (header → writer schema, body bytes) and wraps the
 in one Avro container per writer schema. ClickHouse reads them into a session-local stage table,
 checks the contract, and a single ``INSERT … SELECT`` drops what is stored already (by tenant
 and event_id, and repeats within the batch), joins each event to its trace and derives
-``thumb``/``rating`` — one insert, so the projections stay atomic with the rows.
+``thumb``/``rating`` — one insert, so the projections stay atomic with the rows. Then the raters'
+current opinions follow, from what was stored (``consumers.opinions``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
 from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure
+from consumers.opinions import record_sql
 from consumers.ranges import out_of_range_sql
-from consumers.rows import EVENT_COLUMNS
+from consumers.rows import DIMENSIONS, EVENT_COLUMNS
+from runtime.telemetry import SIGNAL_FIELDS
 from schemas.catalog import SchemaVersion
 from schemas.ocf import container
-from schemas.vocabulary import EVENT_TYPES
+from schemas.vocabulary import EVENT_TYPES, EXPLICIT_TYPES
 
 STAGE = "feedback_stage_events"
 # The newest event reader schema as ClickHouse reads it from Avro (a unit test keeps them in step).
@@ -40,6 +44,7 @@ STAGE_COLUMNS = {
     "response_id": "Nullable(String)",
     "session_id": "Nullable(String)",
     "user_id": "Nullable(String)",
+    "anonymous_id": "Nullable(String)",
     "value": "Variant(Int64, String)",
     "reasons": "Array(String)",
     "comment": "Nullable(String)",
@@ -64,7 +69,7 @@ INSERT = """
 INSERT INTO {db}.events_log ({columns})
 SELECT
     s.tenant_id, s.event_id, s.type, s.timestamp, s.sent_at, s.received_at, s.ts, s.conversation_id,
-    s.trace_id, s.message_id, s.turn_id, s.response_id, s.session_id, s.user_id,
+    s.trace_id, s.message_id, s.turn_id, s.response_id, s.session_id, s.user_id, s.anonymous_id,
     multiIf(variantType(s.value) = 'String', variantElement(s.value, 'String'),
             variantType(s.value) = 'Int64', toString(variantElement(s.value, 'Int64')), NULL) AS value,
     if(s.type = 'thumbs', variantElement(s.value, 'String'), NULL) AS thumb,
@@ -73,14 +78,12 @@ SELECT
     accurateCast(s.edit_distance, 'Nullable(UInt32)'), accurateCast(s.copied_chars, 'Nullable(UInt32)'),
     accurateCast(s.attempt, 'Nullable(UInt32)'), accurateCast(s.dwell_ms, 'Nullable(UInt32)'),
     s.properties, s.received_via,
-    t.model, t.model_version, t.provider, t.prompt_template, t.prompt_version, t.feature, t.latency_ms,
-    t.tool_failed, t.trace_id IS NOT NULL AS trace_joined,
+    {joined}, t.trace_id IS NOT NULL AS trace_joined,
     1 AS version, 1 AS sign
 FROM (SELECT * FROM {stage} LIMIT 1 BY tenant_id, event_id) AS s
 LEFT JOIN
 (
-    SELECT tenant_id, trace_id, model, model_version, provider, prompt_template, prompt_version, feature,
-           latency_ms, tool_failed
+    SELECT tenant_id, trace_id, {dimensions}
     FROM {db}.traces_log FINAL
     WHERE sign = 1 AND (tenant_id, trace_id) IN (SELECT tenant_id, assumeNotNull(trace_id) FROM {stage})
 ) AS t ON s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id
@@ -153,13 +156,63 @@ class AvroStage:
             raise Backpressure(f"ClickHouse refused {sql.split(maxsplit=1)[0]}: {exc}") from exc
 
 
-class BulkEventWriter:
-    def __init__(self, client: Client, database: str) -> None:
-        self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
-        self._insert = INSERT.format(db=database, stage=STAGE, columns=", ".join(EVENT_COLUMNS))
+# With telemetry on: the batch's explicit events not stored yet are noted before the insert, and
+# read back after it (joined), so announcing them needs no slow path.
+ANNOUNCE = "feedback_announce_events"
+NOTE_NEW = f"""
+INSERT INTO {ANNOUNCE}
+SELECT DISTINCT tenant_id, event_id FROM {STAGE}
+WHERE type IN ({", ".join(f"'{kind}'" for kind in sorted(EXPLICIT_TYPES))})
+  AND (tenant_id, event_id) NOT IN
+      (SELECT tenant_id, event_id FROM {{db}}.events_log
+       WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {STAGE}))
+"""
+READ_NEW = f"""
+SELECT {{columns}} FROM {{db}}.events_log
+WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {ANNOUNCE}) AND sign = 1
+ORDER BY version DESC
+LIMIT 1 BY tenant_id, event_id
+"""
 
-    def write(self, framed: list[Framed]) -> None:
+
+class BulkEventWriter:
+    def __init__(self, client: Client, database: str, announce: bool = False) -> None:
+        self._client = client
+        self._announce = announce
+        self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
+        if announce:
+            self._stage.run(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {ANNOUNCE} (tenant_id String, event_id String) ENGINE = Memory"
+            )
+        self._note_new = NOTE_NEW.format(db=database)
+        self._read_new = READ_NEW.format(db=database, columns=", ".join(SIGNAL_FIELDS))
+        self._insert = INSERT.format(
+            db=database,
+            stage=STAGE,
+            columns=", ".join(EVENT_COLUMNS),
+            joined=", ".join(f"t.{name}" for name in DIMENSIONS),
+            dimensions=", ".join(DIMENSIONS),
+        )
+        # every explicit event of the batch, stored now or before: a crash between the two inserts
+        # is mended when the batch is read again (consumers/opinions.py)
+        self._opinions = record_sql(
+            database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))"
+        )
+
+    def write(self, framed: list[Framed]) -> list[dict[str, Any]]:
         """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
-        (How many were duplicates is not counted here: that would cost a second pass.)"""
+        (How many were duplicates is not counted here: that would cost a second pass.) Returns the
+        explicit events newly stored, as stored (when asked to announce them; else nothing)."""
         self._stage.load(framed)
+        if self._announce:
+            self._stage.run(f"TRUNCATE TABLE {ANNOUNCE}")
+            self._stage.run(self._note_new)
         self._stage.run(self._insert)
+        self._stage.run(self._opinions)
+        if not self._announce:
+            return []
+        try:
+            result = self._client.query(self._read_new)
+        except ClickHouseError as exc:
+            raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
+        return [dict(zip(SIGNAL_FIELDS, row, strict=True)) for row in result.result_rows]

@@ -3,15 +3,19 @@
 New traces go in with one ``INSERT … SELECT`` (the latest report per trace of the batch, those not
 stored yet); the events that were waiting for them are rejoined with one more, whose
 ``ARRAY JOIN [-1, 1]`` writes each event's cancel row and its joined next version in the same
-block. A trace reported again with a newer version (rare) sends the batch to the slow path, which
+block; the current opinions waiting for them move the same way (``consumers.opinions``). A trace
+reported again with a newer version (rare) sends the batch to the slow path, which
 writes the old report's cancel row and the new one together.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from clickhouse_connect.driver.client import Client
 
 from consumers.bulk import AvroStage, BulkRefused, Framed
+from consumers.opinions import mend_sql
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS, TRACE_COLUMNS
 
@@ -141,8 +145,9 @@ class BulkTraceWriter:
         self._re_reports = RE_REPORTS.format(db=database)
         self._insert = INSERT_TRACES.format(db=database)
         self._rejoin = REJOIN.format(db=database)
+        self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
 
-    def write(self, framed: list[Framed]) -> None:
+    def write(self, framed: list[Framed]) -> list[dict[str, Any]]:
         """Store the batch's new traces and rejoin the events waiting for them. Raises BulkRefused
         (a newer report of a stored trace: the slow path replaces it) or Backpressure."""
         self._stage.load(framed)
@@ -152,3 +157,5 @@ class BulkTraceWriter:
         # Every trace of the batch, not only the new ones: a crash between storing a trace and
         # rejoining its events is mended when the batch is read again.
         self._stage.run(self._rejoin)
+        self._stage.run(self._opinions)
+        return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from confluent_kafka import Message
@@ -25,7 +25,9 @@ class Step(Protocol):
 
 
 class BulkWriter(Protocol):
-    def write(self, framed: list[Framed]) -> None: ...
+    def write(self, framed: list[Framed]) -> list[dict[str, Any]]:
+        """Store the framed messages; returns the explicit events to announce (if asked to)."""
+        ...
 
 
 class FastPathStep:
@@ -62,7 +64,7 @@ class FastPathStep:
             try:
                 if self._bulk is None:
                     raise BulkRefused("no fast path here (the rows are needed in Python)")
-                self._bulk.write([framed for _, framed in frames])
+                batch.announced.extend(self._bulk.write([framed for _, framed in frames]))
                 INSERTED.labels(self.kind).inc(len(frames))
             except BulkRefused as refused:
                 log.info("worker.slow_path", kind=self.kind, reason=str(refused)[:300], messages=len(frames))

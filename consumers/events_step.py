@@ -1,7 +1,7 @@
 """Events in the worker: stored once each (by tenant and event_id), joined to their trace.
 
 The fast path hands the batch to ClickHouse (``consumers.bulk``). When ClickHouse cannot read a
-batch, a record breaks the contract, or rows are needed in Python (telemetry), the slow path
+batch or a record breaks the contract, the slow path
 decodes each message with fastavro: poison goes to the DLQ one by one, the rest is stored the
 same way.
 """
@@ -17,9 +17,11 @@ from consumers.bulk import Framed
 from consumers.chain import FastPathStep
 from consumers.isolate import store_isolating
 from consumers.metrics import DUPLICATES, INSERTED
+from consumers.opinions import OPINION_TYPES
 from consumers.records import decode_one_by_one
-from consumers.rows import event_row
+from consumers.rows import EVENT_COLUMNS, EVENT_INDEX, event_row
 from consumers.store import Key
+from schemas.vocabulary import EXPLICIT_TYPES
 
 
 class Events(FastPathStep):
@@ -46,6 +48,10 @@ class Events(FastPathStep):
         dims = self._cache.get_many(trace_keys) if trace_keys else {}
         rows = [event_row(e, dims.get((e["tenant_id"], e["trace_id"] or ""))) for e in fresh]
         rows = store_isolating(batch, "event", self._store.insert_events, rows, self._sink)
-        batch.event_rows.extend(rows)
+        self._store.record_opinions(key for key, event in unique.items() if event["type"] in OPINION_TYPES)
+        kind = EVENT_INDEX["type"]
+        batch.announced.extend(
+            dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows if row[kind] in EXPLICIT_TYPES
+        )
         INSERTED.labels("events").inc(len(rows))
         DUPLICATES.inc(len(batch.events) - len(fresh))

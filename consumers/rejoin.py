@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
+from consumers.opinions import mend_sql
 from consumers.rows import EVENT_INDEX, Row, rejoined_rows
 from consumers.store import ClickHouseStore
 from consumers.write_locks import EVERY_SHARD, locks_of
@@ -24,8 +25,18 @@ def rejoin_all(client: Client, database: str, chunk: int = 10_000) -> int:
         with locks.hold(EVERY_SHARD):
             rejoined = _rejoin_chunk(store, chunk)
         if not rejoined:
-            return total
+            break
         total += rejoined
+    # and the current opinions still waiting for a stored trace (consumers/opinions.py)
+    with locks.hold(EVERY_SHARD):
+        client.command(
+            mend_sql(
+                database,
+                f"(SELECT tenant_id, trace_id FROM {database}.traces_log WHERE sign = 1)",
+                f"(SELECT trace_id FROM {database}.traces_log WHERE sign = 1)",
+            )
+        )
+    return total
 
 
 def _rejoin_chunk(store: ClickHouseStore, chunk: int) -> int:

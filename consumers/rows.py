@@ -13,7 +13,7 @@ Row = list[Any]
 # Columns copied as they are from the Avro record, around the three derived from ``value``.
 EVENT_HEAD = (
     "tenant_id", "event_id", "type", "timestamp", "sent_at", "received_at", "ts", "conversation_id",
-    "trace_id", "message_id", "turn_id", "response_id", "session_id", "user_id",
+    "trace_id", "message_id", "turn_id", "response_id", "session_id", "user_id", "anonymous_id",
 )  # fmt: skip
 EVENT_VALUE = ("value", "thumb", "rating")
 EVENT_TAIL = (
@@ -21,9 +21,12 @@ EVENT_TAIL = (
     "received_via",
 )  # fmt: skip
 EVENT_FIELDS = (*EVENT_HEAD, *EVENT_VALUE, *EVENT_TAIL)
+# What an event takes from its trace (``traces_log`` has each of these columns, the last three
+# materialized from ``tools`` and ``retrieval``).
 DIMENSIONS = (
-    "model", "model_version", "provider", "prompt_template", "prompt_version", "feature",
-    "latency_ms", "tool_failed",
+    "model", "model_version", "provider", "deployment", "prompt_template", "prompt_version", "feature",
+    "environment", "latency_ms", "input_tokens", "output_tokens", "time_to_first_token_ms", "streaming",
+    "tool_failed", "tool_count", "retrieval_count", "citations_shown",
 )  # fmt: skip
 EVENT_COLUMNS = (*EVENT_FIELDS, *DIMENSIONS, "trace_joined", "version", "sign")
 EVENT_INDEX = {name: i for i, name in enumerate(EVENT_COLUMNS)}
@@ -42,35 +45,51 @@ NO_RETRIEVAL: tuple[list[str], list[float], None, None] = ([], [], None, None)
 
 @dataclass(frozen=True)
 class TraceDims:
-    """What an event takes from its trace."""
+    """What an event takes from its trace (``DIMENSIONS``, in that order)."""
 
     model: str | None
     model_version: str | None
     provider: str | None
+    deployment: str | None
     prompt_template: str | None
     prompt_version: str | None
     feature: str | None
+    environment: str | None
     latency_ms: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    time_to_first_token_ms: int | None
+    streaming: bool | None
     tool_failed: bool
+    tool_count: int
+    retrieval_count: int  # documents retrieved
+    citations_shown: int | None
 
     def values(self) -> tuple[Any, ...]:
-        return (
-            self.model, self.model_version, self.provider, self.prompt_template, self.prompt_version,
-            self.feature, self.latency_ms, self.tool_failed,
-        )  # fmt: skip
+        return tuple(getattr(self, name) for name in DIMENSIONS)
 
     @classmethod
     def of_trace(cls, trace: dict[str, Any]) -> TraceDims:
         tools = trace.get("tools") or []
+        retrieval = trace.get("retrieval") or {}
         return cls(
             model=trace.get("model"),
             model_version=trace.get("model_version"),
             provider=trace.get("provider"),
+            deployment=trace.get("deployment"),
             prompt_template=trace.get("prompt_template"),
             prompt_version=trace.get("prompt_version"),
             feature=trace.get("feature"),
+            environment=trace.get("environment"),
             latency_ms=trace.get("latency_ms"),
+            input_tokens=trace.get("input_tokens"),
+            output_tokens=trace.get("output_tokens"),
+            time_to_first_token_ms=trace.get("time_to_first_token_ms"),
+            streaming=trace.get("streaming"),
             tool_failed=any(_tool_failed(tool) for tool in tools),
+            tool_count=len(tools),
+            retrieval_count=len(retrieval.get("doc_ids") or []),
+            citations_shown=retrieval.get("citations_shown"),
         )
 
 

@@ -20,7 +20,6 @@ from consumers.errors import Backpressure, InvalidMessage
 from consumers.events_step import Events
 from consumers.isolate import store_isolating
 from consumers.metrics import INSERTED, LAG
-from consumers.rows import EVENT_COLUMNS, EVENT_INDEX
 from consumers.store import ClickHouseStore
 from consumers.traces_step import TraceDimsCache, Traces
 from runtime.telemetry import FeedbackTelemetry
@@ -28,7 +27,6 @@ from schemas.catalog import SchemaVersion
 from schemas.errors import RegistryUnavailable, SchemaError
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroDecoder
-from schemas.vocabulary import EXPLICIT_TYPES
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +89,8 @@ class Write:
     def submit(self, batch: Batch) -> None:
         batch.trace_rows = store_isolating(batch, "trace", self._store.insert_traces, batch.trace_rows, self._sink)
         batch.rejoin_rows = store_isolating(batch, "rejoin", self._store.insert_events, batch.rejoin_rows, self._sink)
+        # every trace of the batch (slow path), as for the events: idempotent, mends a crash
+        self._store.mend_opinions({(trace["tenant_id"], trace["trace_id"]) for trace in batch.traces})
         INSERTED.labels("traces").inc(len(batch.trace_rows))
         self.next_step.submit(batch)
 
@@ -103,10 +103,7 @@ class Announce:
         self.next_step = next_step
 
     def submit(self, batch: Batch) -> None:
-        kind = EVENT_INDEX["type"]
-        for row in batch.event_rows:
-            if row[kind] in EXPLICIT_TYPES:
-                self._telemetry.submitted(dict(zip(EVENT_COLUMNS, row, strict=True)))
+        self._telemetry.submitted_many(batch.announced)
         self.next_step.submit(batch)
 
 
@@ -145,12 +142,12 @@ def build_chain(
     dlq_limit: DlqLimit | None = None,
 ) -> Step:
     """The whole chain, built anew on every partition assignment; ``last_step`` commits.
-    With telemetry on, events take the slow path (the events need to be rows in Python)."""
+    With telemetry on, the fast path also reads back the explicit events it stored, to announce them."""
     cache = TraceDimsCache(store)
     sink = DeadLetterSink(dead_letters, dlq_limit)
     decoders = {subject: AvroDecoder(subject, registry=registry) for subject in ("event", "trace")}
     announcing = telemetry is not None and telemetry.enabled
-    bulk = None if announcing else BulkEventWriter(store.client, store.database)
+    bulk = BulkEventWriter(store.client, store.database, announce=announcing)
     stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
     events = Events(store, cache, decoders["event"], sink, bulk, stored)
     traces = Traces(

@@ -10,7 +10,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure, RowsRefused
-from consumers.rows import EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
+from consumers.opinions import mend_sql, record_sql
+from consumers.rows import DIMENSIONS, EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
 
 Key = tuple[str, str]  # (tenant_id, id)
 # A lookup's keys go into a session-local table first (a binary insert): thousands of literal
@@ -33,18 +34,39 @@ class ClickHouseStore:
         )
         self._keys = client.create_insert_context(KEY_TABLE, column_names=["tenant_id", "id"])
 
-    def _rows(self, sql: str, keys: Iterable[Key]) -> list[Row]:
-        """Run a lookup whose SQL reads the keys as ``KEYS`` (pairs) or ``IDS`` (ids alone)."""
+    def _load_keys(self, keys: Iterable[Key]) -> bool:
+        """Put ``keys`` in the session's key table (read as ``KEYS`` or ``IDS``); False if there are none."""
         wanted = [list(key) for key in keys]
         if not wanted:
-            return []
+            return False
         try:
             self.client.command(f"TRUNCATE TABLE {KEY_TABLE}")
             self._keys.data = wanted
             self.client.insert(context=self._keys)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
-        return self._query(sql)
+        return True
+
+    def _rows(self, sql: str, keys: Iterable[Key]) -> list[Row]:
+        """Run a lookup whose SQL reads the keys as ``KEYS`` (pairs) or ``IDS`` (ids alone)."""
+        return self._query(sql) if self._load_keys(keys) else []
+
+    def record_opinions(self, event_keys: Iterable[Key]) -> None:
+        """Make the opinions these stored events state current where they are the latest
+        (``consumers.opinions``); idempotent, so pass every event of a batch, stored before or not."""
+        if self._load_keys(event_keys):
+            self._command(record_sql(self.database, KEYS), "opinions")
+
+    def mend_opinions(self, trace_keys: Iterable[Key]) -> None:
+        """Move the current opinions waiting for these (stored) traces to their dimensions; idempotent."""
+        if self._load_keys(trace_keys):
+            self._command(mend_sql(self.database, KEYS, IDS), "opinions")
+
+    def _command(self, sql: str, table: str) -> None:
+        try:
+            self.client.command(sql)
+        except ClickHouseError as exc:
+            raise Backpressure(f"ClickHouse insert into {table} failed: {exc}") from exc
 
     def _query(self, sql: str) -> list[Row]:
         try:
@@ -85,8 +107,7 @@ class ClickHouseStore:
     def trace_dims(self, keys: Iterable[Key]) -> dict[Key, TraceDims]:
         """The join dimensions of the stored traces among ``keys``."""
         rows = self._rows(
-            f"SELECT tenant_id, trace_id, model, model_version, provider, prompt_template, prompt_version, "
-            f"feature, latency_ms, tool_failed FROM {self.database}.traces_log FINAL "
+            f"SELECT tenant_id, trace_id, {', '.join(DIMENSIONS)} FROM {self.database}.traces_log FINAL "
             f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1",
             keys,
         )

@@ -105,6 +105,7 @@ class EventIn(_Strict):
     response_id: Id | None = None
     session_id: Id | None = None
     user_id: Id | None = None
+    anonymous_id: Id | None = None
     value: SignalValue = None
     reasons: list[str] = Field(default_factory=list, max_length=len(v.DOWN_REASONS))
     comment: Annotated[str, StringConstraints(max_length=v.COMMENT_MAX)] | None = None
@@ -193,6 +194,7 @@ class FeedbackEvent(BaseModel):
     response_id: str | None = None
     session_id: str | None = None
     user_id: str | None = None
+    anonymous_id: str | None = None
     value: str | int | None = None
     reasons: list[str] = Field(default_factory=list)
     comment: str | None = None

@@ -35,7 +35,7 @@ export class FeedbackClient {
 
   constructor(config: FeedbackConfig) {
     const c = (this.config = resolveConfig(config));
-    this.identity = { userId: c.userId, sessionId: c.sessionId };
+    this.identity = { userId: c.userId, sessionId: c.sessionId, anonymousId: c.anonymousId };
     const queue = new EventQueue({
       max: c.maxQueue,
       storage: c.storage,

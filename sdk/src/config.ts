@@ -3,6 +3,7 @@ import type { Clock } from "./delivery/dispatcher.js";
 import type { StorageLike } from "./delivery/queue.js";
 import type { BeaconLike, FetchLike } from "./delivery/transport.js";
 import type { ErrorCallback } from "./types.js";
+import { uuid } from "./uuid.js";
 import type { LabelOverrides } from "./widget/labels.js";
 
 export interface FeedbackConfig {
@@ -10,8 +11,14 @@ export interface FeedbackConfig {
   endpoint: string;
   /** A `public` key (`pk_...`): safe in a browser, may only write events. */
   publicKey: string;
-  userId?: string;
+  /** The signed-in user, if any (`undefined` while nobody is signed in). */
+  userId?: string | undefined;
   sessionId?: string;
+  /**
+   * Who rates when there is no `userId`: sent as `anonymous_id` with every event then. Default: an
+   * id made once per browser and kept in `localStorage` (in memory where storage is unavailable).
+   */
+  anonymousId?: string;
   /** Everything that goes wrong lands here; the SDK never throws into the page after start. */
   onError?: ErrorCallback;
 
@@ -64,10 +71,11 @@ export interface FeedbackConfig {
 }
 
 export type ResolvedConfig = Required<
-  Omit<FeedbackConfig, "userId" | "sessionId" | "backoff" | "storage" | "window" | "sendBeacon" | "clock" | "labels">
+  Omit<FeedbackConfig, "userId" | "sessionId" | "anonymousId" | "backoff" | "storage" | "window" | "sendBeacon" | "clock" | "labels">
 > & {
   userId: string | undefined;
   sessionId: string | undefined;
+  anonymousId: string;
   backoff: BackoffOptions;
   storage: StorageLike | undefined;
   window: Window | undefined;
@@ -86,18 +94,20 @@ export function resolveConfig(config: FeedbackConfig): ResolvedConfig {
   const win = config.window ?? (typeof window === "undefined" ? undefined : window);
   const timers = win ?? globalThis;
   const nav = win?.navigator;
+  const storage = config.storage === null ? undefined : config.storage ?? defaultStorage(win);
   return {
     endpoint: config.endpoint,
     publicKey: config.publicKey,
     userId: config.userId,
     sessionId: config.sessionId,
+    anonymousId: config.anonymousId || anonymousId(storage),
     onError: config.onError ?? (() => {}),
     flushIntervalMs: config.flushIntervalMs ?? 1000,
     maxBatch: clampInt(config.maxBatch ?? 50, 1, 1000),
     maxQueue: clampInt(config.maxQueue ?? 500, 1, 10_000),
     maxAttempts: clampInt(config.maxAttempts ?? 8, 1, 1000),
     backoff: { baseMs: 1000, maxMs: 60_000, ...config.backoff },
-    storage: config.storage === null ? undefined : config.storage ?? defaultStorage(win),
+    storage,
     storageKey: config.storageKey ?? `feedback-sdk:v1:${config.publicKey}`,
     widget: config.widget ?? true,
     classPrefix: prefix,
@@ -130,6 +140,25 @@ export function resolveConfig(config: FeedbackConfig): ResolvedConfig {
 
 function clampInt(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, Math.floor(value)));
+}
+
+/** The browser's anonymous rater id: kept under one key for every key and page of the origin. */
+export const ANONYMOUS_ID_KEY = "feedback-sdk:anonymous-id";
+const MAX_ID = 128; // CONTRACT.md §4: ids are strings of at most 128 characters
+let inMemoryAnonymousId: string | undefined;
+
+/** The id stored in `storage`, or a new one stored there; in memory (this page) if storage fails. */
+export function anonymousId(storage: StorageLike | undefined): string {
+  try {
+    const kept = storage?.getItem(ANONYMOUS_ID_KEY);
+    if (kept && kept.length <= MAX_ID) return kept;
+    const made = uuid();
+    if (!storage) return (inMemoryAnonymousId ??= made);
+    storage.setItem(ANONYMOUS_ID_KEY, made);
+    return made;
+  } catch {
+    return (inMemoryAnonymousId ??= uuid()); // Storage that throws (quota, privacy modes): this page only.
+  }
 }
 
 function defaultStorage(win: Window | undefined): StorageLike | undefined {

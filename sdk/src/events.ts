@@ -8,6 +8,8 @@ const MAX_EDITED_TEXT = 32_000;
 export interface Identity {
   userId?: string | undefined;
   sessionId?: string | undefined;
+  /** Sent only while there is no user id: the rater is then this browser. */
+  anonymousId?: string | undefined;
 }
 
 /** Ids an event needs: a full {@link MessageIds}, or just the conversation for `abandon`. */
@@ -33,6 +35,7 @@ export function makeEvent(
   setIf(event, "turn_id", ids.turnId);
   setIf(event, "session_id", identity.sessionId);
   setIf(event, "user_id", identity.userId);
+  if (!identity.userId) setIf(event, "anonymous_id", identity.anonymousId);
   for (const [key, value] of Object.entries(fields) as Array<[keyof EventFields, unknown]>) {
     if (value !== undefined) (event as unknown as Record<string, unknown>)[key] = value;
   }

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createFeedback, type FeedbackConfig } from "../src/feedback.js";
 import type { FeedbackError, FeedbackEvent } from "../src/types.js";
-import { accepted, dom, FakeClock, fakeBeacon, fakeFetch } from "./helpers.js";
+import { ANONYMOUS_ID_KEY, anonymousId } from "../src/config.js";
+import { accepted, dom, FakeClock, fakeBeacon, fakeFetch, MemoryStorage } from "./helpers.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -256,5 +257,48 @@ describe("FeedbackClient page lifecycle", () => {
     });
     fb.attach(answer, { streaming: true });
     assert.doesNotThrow(() => fire(window, "pagehide"));
+  });
+});
+
+describe("FeedbackClient anonymous raters", () => {
+  it("sends a persistent anonymous_id while there is no user id, and none once there is", async () => {
+    const storage = new MemoryStorage();
+    const { fb, answer, clock, sent } = setup({ userId: undefined, storage });
+    fb.attach(answer).track("rating", { value: 4 });
+    await clock.advance(1000);
+    const [first] = await sent();
+    assert.match(first!.anonymous_id!, UUID);
+    assert.equal(first!.user_id, undefined);
+    assert.equal(storage.getItem(ANONYMOUS_ID_KEY), first!.anonymous_id);
+
+    fb.setUser("user-9");
+    fb.attach(answer).track("rating", { value: 2 });
+    await clock.advance(1000);
+    const second = (await sent()).at(-1)!;
+    assert.equal(second.user_id, "user-9");
+    assert.equal(second.anonymous_id, undefined);
+
+    // the next page load in this browser rates as the same anonymous rater
+    const again = setup({ userId: undefined, storage });
+    again.fb.attach(again.answer).track("rating", { value: 5 });
+    await again.clock.advance(1000);
+    assert.equal((await again.sent())[0]!.anonymous_id, first!.anonymous_id);
+  });
+
+  it("keeps the id in memory when storage is off or throws, and takes a given one as is", () => {
+    const broken = {
+      getItem: () => {
+        throw new Error("denied");
+      },
+      setItem: () => {
+        throw new Error("denied");
+      },
+    };
+    assert.match(anonymousId(undefined), UUID);
+    assert.equal(anonymousId(undefined), anonymousId(undefined));
+    assert.equal(anonymousId(broken), anonymousId(undefined));
+    const { fb, answer } = setup({ userId: undefined, anonymousId: "kiosk-3" });
+    const event = fb.attach(answer).track("rating", { value: 3 });
+    assert.equal(event!.anonymous_id, "kiosk-3");
   });
 });

@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Consumer
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 
+from consumers.events_step import Events
 from feedback.services import CollectorServer, make_collector, make_worker
 from runtime.kafka import ensure_topics
 from runtime.local_kafka import LocalBroker
@@ -140,7 +141,7 @@ def test_metrics_cover_collector_and_worker(pipeline) -> None:
         assert name in text, name
 
 
-def test_an_otel_event_per_explicit_signal(kafka_settings: Settings) -> None:
+def test_an_otel_event_per_explicit_signal(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = kafka_settings.model_copy(
         update={"topic_prefix": f"otel-{new_id()}.", "clickhouse_database": f"otel_{new_id()}"}
     )
@@ -152,18 +153,35 @@ def test_an_otel_event_per_explicit_signal(kafka_settings: Settings) -> None:
         settings, settings.clickhouse().connect(), stop=stop, telemetry=FeedbackTelemetry(exporter, batch=False)
     )
     thread = threading.Thread(target=worker.run, daemon=True)
+    slow_paths: list[int] = []
+    one_by_one = Events.one_by_one
+    monkeypatch.setattr(Events, "one_by_one", lambda step, batch: (slow_paths.append(1), one_by_one(step, batch)))
     thread.start()
     try:
         conversation, trace_id = new_id("conv-"), new_id("trace-")
         thumbs = event("thumbs", conversation_id=conversation, trace_id=trace_id, value="down", reasons=["slow"])
-        produce_items(settings, [], [trace(trace_id, conversation, model="otel-model", model_version="ov1")])
-        produce_items(settings, [thumbs, event("copy", conversation_id=conversation, trace_id=trace_id)], [])
-        records = wait_for(exporter.get_finished_logs, 30, what="an OTel event")
+        produced = trace(
+            trace_id,
+            conversation,
+            model="otel-model",
+            model_version="ov1",
+            prompt_version="op7",
+            latency_ms=1234,
+            tools=[{"name": "search", "success": True}, {"name": "calc", "success": True}],
+            retrieval={"doc_ids": ["d1", "d2", "d3"], "scores": [0.9, 0.8, 0.7]},
+        )
+        produce_items(settings, [], [produced])
+        rating = event("rating", conversation_id=conversation, trace_id=trace_id, value=5)
+        produce_items(settings, [thumbs, rating, event("copy", conversation_id=conversation, trace_id=trace_id)], [])
+        wait_for(lambda: len(exporter.get_finished_logs()) >= 2, 30, what="two OTel events")
+        records = exporter.get_finished_logs()
     finally:
         stop.set()
         thread.join(30)
-    assert len(records) == 1  # the copy is implicit
-    emitted = records[0].log_record
+    assert slow_paths == []  # announcing does not cost the SQL fast path
+    assert len(records) == 2  # the copy is implicit
+    by_type = {dict(r.log_record.attributes or {})["feedback.type"]: r.log_record for r in records}
+    emitted = by_type["thumbs"]
     assert emitted.event_name == EVENT_NAME
     attributes = dict(emitted.attributes or {})
     assert attributes["feedback.thumb"] == "down"
@@ -171,6 +189,12 @@ def test_an_otel_event_per_explicit_signal(kafka_settings: Settings) -> None:
     assert attributes["feedback.trace_id"] == trace_id
     assert attributes["gen_ai.request.model"] == "otel-model"
     assert attributes["feedback.model_version"] == "ov1"
+    assert attributes["feedback.prompt_version"] == "op7"
+    assert attributes["feedback.message_id"] == thumbs["message_id"]
+    assert attributes["feedback.latency_ms"] == 1234
+    assert attributes["feedback.tool_count"] == 2
+    assert attributes["feedback.retrieval_source_count"] == 3
+    assert dict(by_type["rating"].attributes or {})["feedback.rating"] == 5
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +25,34 @@ KINDS = ("thumbs", "rating", "copy", "regenerate", "comment")
 
 
 def conversations(count: int) -> list[tuple[list[dict[str, Any]], dict[str, Any]]]:
-    """``count`` conversations, each one trace and one event of each kind about it."""
+    """``count`` conversations, each one trace, one event of each kind about it, and a change of mind:
+    the user's thumb down turns up 30 s later (the current opinion counts, once)."""
     out = []
+    now = int(time.time() * 1000)
     for _ in range(count):
         conversation, trace_id = new_id("conv-"), new_id("trace-")
-        events = [event(kind, conversation_id=conversation, trace_id=trace_id) for kind in KINDS]
+        events = [
+            event(kind, conversation_id=conversation, trace_id=trace_id, timestamp=now - 60_000) for kind in KINDS
+        ]
+        first = events[0]
+        events.append(
+            event(
+                "thumbs",
+                conversation_id=conversation,
+                trace_id=trace_id,
+                message_id=first["message_id"],
+                value="up",
+                reasons=["useful"],
+                timestamp=now - 30_000,
+            )
+        )
         out.append((events, trace(trace_id, conversation, model_version=f"mv{len(out) % 4}")))
     return out
 
 
 def expected_counts(batches: list[list[tuple[list[dict[str, Any]], dict[str, Any]]]]) -> dict[str, int]:
     total = sum(len(batch) for batch in batches)
-    return {"events": total * len(KINDS), "traces": total}
+    return {"events": total * (len(KINDS) + 1), "traces": total}
 
 
 COUNTS_SQL = """
@@ -44,7 +61,7 @@ SELECT
   (SELECT uniqExact(event_id) FROM events) AS unique_events,
   (SELECT countIf(NOT trace_joined) FROM events) AS unjoined,
   (SELECT count() FROM traces) AS traces,
-  (SELECT sum(thumbs_up + thumbs_down) FROM quality_hourly) AS thumbs,
+  (SELECT sum(thumbs_up) - sum(thumbs_down) FROM quality_hourly) AS thumbs,
   (SELECT sum(ratings) FROM quality_hourly) AS ratings,
   (SELECT sum(copies) FROM quality_hourly) AS copies,
   (SELECT sum(regenerates) FROM quality_hourly) AS regenerates,
@@ -54,8 +71,9 @@ SELECT
 
 
 def assert_exact(row: list[Any] | tuple[Any, ...], expected: dict[str, int]) -> None:
-    # The hourly sums are fed by every insert into events_log (merged away or not): a duplicate
-    # write anywhere would show up there, whatever the events view hides.
+    # The hourly sums are fed by every insert into events_log and opinions_log (merged away or
+    # not): a duplicate write anywhere would show up there, whatever the views hide. Every thumb
+    # was changed from down to up: a lost or doubled opinion shows in up minus down.
     events, unique, unjoined, traces, thumbs, ratings, copies, regenerates, comments, responses = row
     per_kind = expected["traces"]
     assert (events, unique) == (expected["events"],) * 2

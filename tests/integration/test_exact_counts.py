@@ -114,16 +114,22 @@ def test_ratings_current_keeps_the_latest_by_event_time(pipeline) -> None:
     # arrive out of order: the latest first
     for item in (latest_down, first_up, middle_rating):
         assert pipeline.post("/v1/events", item).status_code == 202
-    sql = "SELECT thumb, rating, event_id FROM ratings_current WHERE message_id = {m:String} AND user_id = {u:String}"
+    sql = (
+        "SELECT rater_kind, thumb, thumb_event_id, rating, rating_event_id FROM ratings_current "
+        "WHERE message_id = {m:String} AND user_id = {u:String}"
+    )
     wait_for(
         lambda: pipeline.rows("SELECT count() FROM events WHERE message_id = {m:String}", m=message) == [(3,)],
         30,
     )
-    assert pipeline.rows(sql, m=message, u=user) == [("down", None, latest_down["event_id"])]
+    # the latest thumb and, separately, the latest rating
+    rating_id = middle_rating["event_id"]
+    wait_for(lambda: pipeline.rows(sql, m=message, u=user) == [("user", "down", latest_down["event_id"], 2, rating_id)])
 
     take_back = event("thumbs", value="none", reasons=[], timestamp=now, **common)
     assert pipeline.post("/v1/events", take_back).status_code == 202
-    wait_for(lambda: pipeline.rows(sql, m=message, u=user) == [("none", None, take_back["event_id"])], 30)
+    # a take-back takes back the thumb only
+    wait_for(lambda: pipeline.rows(sql, m=message, u=user) == [("user", "none", take_back["event_id"], 2, rating_id)])
 
 
 def test_quality_hourly_adds_up_exactly_to_events_and_traces(pipeline) -> None:
@@ -209,18 +215,50 @@ def test_hours_without_thumbs_count_zero_not_null(pipeline) -> None:
 
 
 def test_the_aggregate_views_read_their_projections(pipeline) -> None:
-    """quality_hourly and ratings_current are kept up to date incrementally, by projections written
+    """quality_hourly and reasons_hourly are kept up to date incrementally, by projections written
     with each part: their views must read those, not rescan the logs (a rewritten expression —
-    e.g. `x IS NOT NULL` turned into a null-subcolumn read — silently stops the match)."""
+    e.g. `x IS NOT NULL` turned into a null-subcolumn read — silently stops the match).
+    ratings_current reads opinions_log itself, by its sort key."""
     conversation, trace_id = new_id("conv-"), new_id("trace-")
     pipeline.post("/v1/traces", trace(trace_id, conversation), key="secret")
     item = event("thumbs", conversation_id=conversation, trace_id=trace_id)
     pipeline.post("/v1/events", item)
     pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=item["event_id"])
     for view, projections in (
-        ("quality_hourly", {"quality_hourly_events", "quality_hourly_responses"}),
-        ("ratings_current", {"ratings_latest"}),
+        ("quality_hourly", {"quality_hourly_opinions", "quality_hourly_events", "quality_hourly_responses"}),
+        ("reasons_hourly", {"reasons_hourly_opinions"}),
+        ("ratings_current", {f"{pipeline.settings.clickhouse_database}.opinions_log"}),
     ):
         plan = "\n".join(row[0] for row in pipeline.rows(f"EXPLAIN SELECT * FROM {view}"))
         reads = {line.split("(")[-1].rstrip(")") for line in plan.splitlines() if "ReadFromMergeTree" in line}
         assert reads == projections, (view, reads)
+
+
+def test_events_carry_the_trace_dimensions_late_traces_included(pipeline) -> None:
+    dimensions = {
+        "deployment": "eu-west",
+        "environment": "staging",
+        "input_tokens": 120,
+        "output_tokens": 340,
+        "time_to_first_token_ms": 210,
+        "streaming": True,
+        "tools": [{"name": "search", "success": True}, {"name": "calc", "success": False}],
+        "retrieval": {"doc_ids": ["d1", "d2", "d3"], "scores": [0.9, 0.5, 0.1], "citations_shown": 2},
+    }
+    sql = (
+        "SELECT trace_joined, deployment, environment, input_tokens, output_tokens, time_to_first_token_ms, "
+        "streaming, tool_count, tool_failed, retrieval_count, citations_shown FROM events WHERE event_id = {e:String}"
+    )
+    expected = [(True, "eu-west", "staging", 120, 340, 210, True, 2, True, 3, 2)]
+    for late in (False, True):
+        conversation, trace_id = new_id("conv-"), new_id("trace-")
+        item = event("thumbs", conversation_id=conversation, trace_id=trace_id)
+        reported = trace(trace_id, conversation, **dimensions)
+        if not late:
+            assert pipeline.post("/v1/traces", reported, key="secret").status_code == 202
+            pipeline.wait_rows("SELECT 1 FROM traces WHERE trace_id = {t:String}", 1, t=trace_id)
+        assert pipeline.post("/v1/events", item).status_code == 202
+        if late:
+            pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=item["event_id"])
+            assert pipeline.post("/v1/traces", reported, key="secret").status_code == 202
+        wait_for(lambda e=item["event_id"]: pipeline.rows(sql, e=e) == expected, 30, what=f"dimensions (late={late})")

@@ -49,11 +49,12 @@ def snapshot(pipeline, database: str) -> tuple[Any, ...]:
 
 
 def caught_up(pipeline) -> None:
-    """Wait until a marker sent now is stored: everything sent before is stored too (per partition)."""
-    markers = [event("copy", conversation_id=new_id("marker-")) for _ in range(12)]
+    """Wait until a marker sent now is stored: everything sent before is stored too (per partition).
+    The markers are ratings, whose current opinions are written last in a worker's batch."""
+    markers = [event("rating", conversation_id=new_id("marker-"), value=3) for _ in range(12)]
     assert pipeline.post("/v1/events", {"events": markers}).status_code == 202
     ids = [m["event_id"] for m in markers]
-    pipeline.wait_rows("SELECT 1 FROM events WHERE event_id IN {ids:Array(String)}", len(ids), ids=ids)
+    pipeline.wait_rows("SELECT 1 FROM ratings_current WHERE rating_event_id IN {ids:Array(String)}", len(ids), ids=ids)
 
 
 def test_replay_is_idempotent_and_rebuilds_a_fresh_database(pipeline) -> None:

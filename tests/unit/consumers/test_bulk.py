@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from consumers.bulk import INSERT, STAGE_COLUMNS, VIOLATIONS
 from consumers.bulk_traces import STAGE_COLUMNS as TRACE_STAGE
-from consumers.rows import EVENT_COLUMNS
+from consumers.rows import DIMENSIONS, EVENT_COLUMNS
 from schemas.catalog import default_catalog
 from schemas.vocabulary import EVENT_TYPES
 
@@ -14,7 +14,8 @@ def test_the_stage_table_reads_the_newest_event_schema() -> None:
 
 def test_the_insert_fills_every_events_log_column() -> None:
     assert INSERT.count("{columns}") == 1
-    select = INSERT.split("SELECT", 1)[1].split("FROM (SELECT * FROM", 1)[0]
+    insert = INSERT.replace("{joined}", ", ".join(f"t.{name}" for name in DIMENSIONS))
+    select = insert.split("SELECT", 1)[1].split("FROM (SELECT * FROM", 1)[0]
     depth, in_quote, top_level_commas = 0, False, 0
     for char in select:
         if char == "'":

@@ -51,3 +51,11 @@ def test_v1_reads_v2_and_v2_reads_v1() -> None:
     v1, v2 = default_catalog().version("event", 1), default_catalog().version("event", 2)
     assert incompatibility(v1, v2) is None
     assert incompatibility(v2, v1) is None
+
+
+@pytest.mark.parametrize("older", [1, 2])
+def test_v3_with_anonymous_id_and_every_older_version_read_each_other(older: int) -> None:
+    v3, old = default_catalog().version("event", 3), default_catalog().version("event", older)
+    assert "anonymous_id" in {field["name"] for field in v3.definition["fields"]}
+    assert incompatibility(v3, old) is None
+    assert incompatibility(old, v3) is None
