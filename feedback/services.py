@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from consumers.dlq import DeadLetters
 from consumers.worker import BatchPolicy, Worker
+from feedback.export_endpoint import ExportEndpoint
 from feedback.replaying import ReplayEndpoint
 from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
@@ -85,7 +86,8 @@ class CollectorServer:
     def __init__(self, settings: Settings, collector: Collector) -> None:
         self.collector = collector
         replay = Route("/v1/replay", ReplayEndpoint(settings, collector.keys).handle, methods=["POST"])
-        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay])
+        export = Route("/v1/export", ExportEndpoint(settings, collector.keys).route, methods=["POST"])
+        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, export])
         config = uvicorn.Config(
             app,
             host=settings.http_host,
