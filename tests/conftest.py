@@ -27,6 +27,10 @@ KEYS = {
     "secret": "sk_test_acme",
     "other_secret": "sk_test_globex",
     "admin": "ak_test_admin",
+    # tenants of their own for tests that need exactly their rows (exports)
+    "initech_secret": "sk_test_initech",
+    "umbrella_secret": "sk_test_umbrella",
+    "initech_analyst": "nk_test_initech",
 }
 
 
@@ -57,6 +61,9 @@ def keys_file(session_dir: Path) -> Path:
                     {"key": KEYS["secret"], "tenant": "acme", "kind": "secret"},
                     {"key": KEYS["other_secret"], "tenant": "globex", "kind": "secret"},
                     {"key": KEYS["admin"], "kind": "admin"},
+                    {"key": KEYS["initech_secret"], "tenant": "initech", "kind": "secret"},
+                    {"key": KEYS["umbrella_secret"], "tenant": "umbrella", "kind": "secret"},
+                    {"key": KEYS["initech_analyst"], "tenant": "initech", "kind": "analyst"},
                 ]
             }
         )
