@@ -309,7 +309,7 @@ def export(
     bar = (lambda total: export_progress(f"export {kind.value}", total)) if sys.stderr.isatty() else None
     try:
         summary = run_export(settings, ExportRequest(kind, filters, metadata), out, output_format.value, key, bar)
-    except ExportFailed as exc:
+    except (ExportFailed, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(summary.line(kind.value), err=True)

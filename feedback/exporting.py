@@ -102,21 +102,19 @@ def _here(
     settings: Settings, request: ExportRequest, write: Callable[[dict[str, Any]], None], bar: Bar | None
 ) -> Summary:
     summary = Summary()
-    with engine_claim(settings, None):
-        client = settings.clickhouse().connect(database=settings.clickhouse_database)
+    with engine_claim(settings, None), contextlib.ExitStack() as stack:
         try:
-            with contextlib.ExitStack() as stack:
-                advance = None
-                if bar is not None:
-                    advance = stack.enter_context(bar(total_responses(client, request.filters)))
-                for row in export_rows(client, request.kind, request.filters, summary, request.metadata, advance):
-                    write(row)
+            client = settings.clickhouse().connect(database=settings.clickhouse_database)
+            stack.callback(client.close)
+            advance = None
+            if bar is not None:
+                advance = stack.enter_context(bar(total_responses(client, request.filters)))
+            for row in export_rows(client, request.kind, request.filters, summary, request.metadata, advance):
+                write(row)
+        except OSError:
+            raise  # writing the output failed: the message is the system's
         except Exception as exc:
-            if isinstance(exc, OSError):
-                raise
             raise ExportFailed(engine_message(exc)) from exc
-        finally:
-            client.close()
     return summary
 
 
