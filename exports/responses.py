@@ -1,8 +1,14 @@
 """Responses with feedback, one row each: its trace, the current opinions and the other signals.
 
 A response is a trace (``traces``, one row per trace_id); it is a candidate when at least one
-feedback event points at it. Everything is computed by ClickHouse with bound parameters and
-streamed out in a stable order, so memory stays flat however many responses there are.
+feedback event points at it. Everything is computed by ClickHouse with bound parameters, in a
+stable order: by a hash of (tenant, conversation), then tenant, conversation, turn and trace.
+
+Memory stays flat however much feedback there is: the work is cut into slices of the hash range,
+each a query of its own over about ``SLICE_EVENTS`` events, read one after the other. A slice
+holds whole conversations (so a turn's attempts meet in one), and because the order starts with
+the hash, the slices' rows concatenate into the same order whatever the number of slices. (An
+event and its trace are expected to name the same conversation, as the contract's Kafka keys do.)
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ SIGNAL_TYPES = ("comment", "edit", "copy", "regenerate", "rephrase")
 # Bounded memory inside the engine (embedded chdb shares our process): big aggregations, joins
 # and sorts spill to disk instead of growing.
 ENGINE_SETTINGS: dict[str, Any] = {
-    "max_bytes_before_external_group_by": 200_000_000,
-    "max_bytes_before_external_sort": 200_000_000,
-    "join_algorithm": "grace_hash,hash",
+    "max_bytes_before_external_group_by": 100_000_000,
+    "max_bytes_before_external_sort": 100_000_000,
+    "join_algorithm": "full_sorting_merge",
     "max_block_size": 8192,
 }
+SLICE_EVENTS = 200_000
+HASH_END = 2**64  # cityHash64 values are below this
 
 
 @dataclass(frozen=True)
@@ -99,15 +107,18 @@ class Response:
 COLUMN_NAMES = tuple(f.name for f in fields(Response))
 
 
+CONVERSATION_HASH = "cityHash64(tenant_id, conversation_id)"
+
+
 def _where_tenant(filters: ExportFilters) -> str:
     return "tenant_id = {tenant:String}" if filters.tenant else "1"
 
 
-def responses_sql(filters: ExportFilters) -> tuple[str, dict[str, Any]]:
-    """The SELECT of every candidate response matching ``filters``, ordered by tenant,
-    conversation, turn and trace (a turn's attempts come together, for DPO pairs)."""
-    tenant = _where_tenant(filters)
-    parameters: dict[str, Any] = {}
+def responses_sql(filters: ExportFilters, first: int = 0, last: int = HASH_END - 1) -> tuple[str, dict[str, Any]]:
+    """The SELECT of every candidate response matching ``filters`` whose conversation hashes into
+    [first, last], in the module's order (a turn's attempts come together, for DPO pairs)."""
+    tenant = f"{_where_tenant(filters)} AND {CONVERSATION_HASH} BETWEEN {{first:UInt64}} AND {{last:UInt64}}"
+    parameters: dict[str, Any] = {"first": first, "last": last}
     conditions = []
     if filters.tenant:
         parameters["tenant"] = filters.tenant
@@ -215,7 +226,7 @@ LEFT JOIN
 ) AS t
 USING (tenant_id, trace_key)
 WHERE {where}
-ORDER BY tenant_id, conversation_id, turn_key, trace_id
+ORDER BY cityHash64(tenant_id, conversation_id), tenant_id, conversation_id, turn_key, trace_id
 """
     return sql, parameters
 
@@ -226,9 +237,20 @@ def count_responses(client: Client, filters: ExportFilters) -> int:
     return int(result.result_rows[0][0])
 
 
+def slices(client: Client, filters: ExportFilters) -> list[tuple[int, int]]:
+    """Hash ranges of about ``SLICE_EVENTS`` events each (a cheap estimate: the order of the rows
+    does not depend on it)."""
+    sql = "SELECT count() FROM events_log WHERE sign = 1 AND " + _where_tenant(filters)
+    events = int(client.query(sql, parameters={"tenant": filters.tenant} if filters.tenant else None).result_rows[0][0])
+    count = max(1, -(-events // SLICE_EVENTS))
+    bounds = [HASH_END * i // count for i in range(count + 1)]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(count)]
+
+
 def stream_responses(client: Client, filters: ExportFilters) -> Iterator[Response]:
-    """Every candidate response, in order, streamed block by block."""
-    sql, parameters = responses_sql(filters)
-    with client.query_rows_stream(sql, parameters=parameters, settings=ENGINE_SETTINGS) as rows:
-        for row in rows:
-            yield Response.from_row(row)
+    """Every candidate response, in order, one slice after the other, each streamed by blocks."""
+    for first, last in slices(client, filters):
+        sql, parameters = responses_sql(filters, first, last)
+        with client.query_rows_stream(sql, parameters=parameters, settings=ENGINE_SETTINGS) as rows:
+            for row in rows:
+                yield Response.from_row(row)
