@@ -33,7 +33,7 @@ ENGINE_SETTINGS: dict[str, Any] = {
     "join_algorithm": "full_sorting_merge",
     "max_block_size": 8192,
 }
-SLICE_EVENTS = 200_000
+SLICE_EVENTS = 100_000
 HASH_END = 2**64  # cityHash64 values are below this
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -23,7 +23,7 @@ def export_rows(
     summary: Summary,
     metadata: bool = True,
     on_progress: Progress | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """The rows of ``kind``, in a stable order; ``summary`` is filled in as they go. ``on_progress``
     gets the number of responses read since its last call."""
 

@@ -150,8 +150,9 @@ class ExportEndpoint:
             rows = export_rows(
                 client, export.kind, export.filters, summary, export.metadata, lambda n: add({"progress": n})
             )
-            for row in rows:
-                add({"row": row})
+            with contextlib.closing(rows):  # ends the engine's stream before the client closes
+                for row in rows:
+                    add({"row": row})
             add({"done": summary.as_json()})
         except _Cancelled:
             return

@@ -109,7 +109,12 @@ def _here(
             advance = None
             if bar is not None:
                 advance = stack.enter_context(bar(total_responses(client, request.filters)))
-            for row in export_rows(client, request.kind, request.filters, summary, request.metadata, advance):
+            rows = stack.enter_context(
+                contextlib.closing(
+                    export_rows(client, request.kind, request.filters, summary, request.metadata, advance)
+                )
+            )
+            for row in rows:
                 write(row)
         except OSError:
             raise  # writing the output failed: the message is the system's
