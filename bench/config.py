@@ -37,6 +37,7 @@ class Sizes:
     collector: CollectorSizes
     worker: WorkerSizes
     freshness: FreshnessSizes
+    export_events: tuple[int, ...]  # feedback exported, small then large: the peak memory should not grow
 
 
 FULL = Sizes(
@@ -48,6 +49,7 @@ FULL = Sizes(
     freshness=FreshnessSizes(
         events_per_s=5000, batch_size=100, duration_s=25, poll_interval_s=0.05, drain_timeout_s=20
     ),
+    export_events=(100_000, 1_000_000),
 )  # fmt: skip
 
 QUICK = Sizes(
@@ -59,6 +61,7 @@ QUICK = Sizes(
     freshness=FreshnessSizes(
         events_per_s=5000, batch_size=100, duration_s=6, poll_interval_s=0.05, drain_timeout_s=10
     ),
+    export_events=(20_000, 200_000),
 )  # fmt: skip
 
 
@@ -86,4 +89,5 @@ TARGETS = (
     Target("freshness_p99_ms", "freshness p99 ms", 2_000, False),
     Target("collector_peak_rss_mb", "collector peak RSS MB", 300, False),
     Target("worker_peak_rss_mb", "worker peak RSS MB", 300, False),
+    Target("export_rss_ratio", "export peak RSS, large / small", 1.25, False),
 )

@@ -28,6 +28,9 @@ KEYS = (
     "freshness_p99_ms",
     "collector_peak_rss_mb",
     "worker_peak_rss_mb",
+    "export_peak_rss_mb",
+    "export_rss_ratio",
+    "export_eval_events_per_s",
 )
 TARGET_OF: dict[str, Target] = {target.key: target for target in TARGETS}
 

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -21,7 +22,11 @@ from consumers.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redr
 from consumers.dlq_limit import DlqLimitExceeded
 from consumers.rejoin import rejoin_all
 from consumers.replay import Slice
-from feedback.progress import replay_progress
+from exports.filters import ExportFilters, FilterError
+from exports.rows import Kind
+from feedback.export_endpoint import ExportRequest
+from feedback.exporting import ExportFailed, run_export
+from feedback.progress import export_progress, replay_progress
 from feedback.querying import QueryFailed, admin_key, other_owner, run_query
 from feedback.rejoining import rejoin_remote
 from feedback.replaying import plan, run_here, run_remote, summary
@@ -78,6 +83,11 @@ def _settings() -> Settings:
 class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    PARQUET = "parquet"
 
 
 @app.command()
@@ -272,6 +282,59 @@ def replay(
 
         for part, stats in run_here(settings, slices, target, on_local_slice):
             typer.echo(summary(part.topic, stats))
+
+
+@app.command("export")
+def export(
+    kind: Annotated[
+        Kind, typer.Argument(help="eval (regression set), sft (chat fine-tuning) or dpo (preference pairs)")
+    ],
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (an analyst key: its own, forced)")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Responses from this time: ISO (2026-11-25T12:00:00Z) or relative (7d, 2h)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Responses before this time (ISO or relative)")] = None,
+    model_version: Annotated[str | None, typer.Option(help="Only responses of this model_version")] = None,
+    prompt_version: Annotated[str | None, typer.Option(help="Only responses of this prompt_version")] = None,
+    feature: Annotated[str | None, typer.Option(help="Only responses of this feature")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write here (and PATH.manifest.json beside it); default stdout")
+    ] = None,
+    output_format: Annotated[ExportFormat, typer.Option("--format", help="jsonl or parquet")] = ExportFormat.JSONL,
+    metadata: Annotated[
+        bool, typer.Option(help="sft/dpo: lineage under `metadata` (--no-metadata for APIs that refuse extra keys)")
+    ] = True,
+    key: Annotated[
+        str | None,
+        typer.Option(help="Admin or analyst key (default: the keys file's admin key for a running pipeline)"),
+    ] = None,
+) -> None:
+    """Turn feedback into a dataset: eval rows for responses with a negative signal, sft chat rows
+    (edited or rated-up answers), dpo preference pairs (edits, regenerate attempts). Same data and
+    filters, same bytes. While `feedback up` owns the embedded engine, the export runs inside it."""
+    settings = _settings()
+    if output_format is ExportFormat.PARQUET and out is None and sys.stdout.isatty():
+        typer.echo("error: --format parquet: give --out PATH (Parquet is binary, not for a terminal)", err=True)
+        raise typer.Exit(2)
+    try:
+        filters = ExportFilters.parse(
+            tenant=tenant,
+            since=since,
+            until=until,
+            model_version=model_version,
+            prompt_version=prompt_version,
+            feature=feature,
+        )
+    except FilterError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    bar = (lambda total: export_progress(f"export {kind.value}", total)) if sys.stderr.isatty() else None
+    try:
+        summary = run_export(settings, ExportRequest(kind, filters, metadata), out, output_format.value, key, bar)
+    except (ExportFailed, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(summary.line(kind.value), err=True)
 
 
 @dlq_app.command("list")

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
+from feedback.export_endpoint import ExportEndpoint
 from feedback.rejoining import RejoinEndpoint
 from feedback.replaying import ReplayEndpoint
 from producers.app import Collector, create_app
@@ -93,7 +94,8 @@ class CollectorServer:
         self.collector = collector
         replay = Route("/v1/replay", ReplayEndpoint(settings, collector.keys).handle, methods=["POST"])
         rejoin = Route("/v1/rejoin", RejoinEndpoint(settings, collector.keys).handle, methods=["POST"])
-        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, rejoin])
+        export = Route("/v1/export", ExportEndpoint(settings, collector.keys).route, methods=["POST"])
+        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, rejoin, export])
         config = uvicorn.Config(
             app,
             host=settings.http_host,

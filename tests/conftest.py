@@ -29,6 +29,10 @@ KEYS = {
     "admin": "ak_test_admin",
     "analyst": "an_test_acme",
     "other_analyst": "an_test_globex",
+    # tenants of their own for tests that need exactly their rows (exports)
+    "initech_secret": "sk_test_initech",
+    "umbrella_secret": "sk_test_umbrella",
+    "initech_analyst": "nk_test_initech",
 }
 
 
@@ -61,6 +65,9 @@ def keys_file(session_dir: Path) -> Path:
                     {"key": KEYS["admin"], "kind": "admin"},
                     {"key": KEYS["analyst"], "tenant": "acme", "kind": "analyst"},
                     {"key": KEYS["other_analyst"], "tenant": "globex", "kind": "analyst"},
+                    {"key": KEYS["initech_secret"], "tenant": "initech", "kind": "secret"},
+                    {"key": KEYS["umbrella_secret"], "tenant": "umbrella", "kind": "secret"},
+                    {"key": KEYS["initech_analyst"], "tenant": "initech", "kind": "analyst"},
                 ]
             }
         )
