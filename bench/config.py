@@ -37,6 +37,7 @@ class Sizes:
     collector: CollectorSizes
     worker: WorkerSizes
     freshness: FreshnessSizes
+    alert_seeds: int  # seeded simulation runs per alert scenario
 
 
 FULL = Sizes(
@@ -48,6 +49,7 @@ FULL = Sizes(
     freshness=FreshnessSizes(
         events_per_s=5000, batch_size=100, duration_s=25, poll_interval_s=0.05, drain_timeout_s=20
     ),
+    alert_seeds=100,
 )  # fmt: skip
 
 QUICK = Sizes(
@@ -59,6 +61,7 @@ QUICK = Sizes(
     freshness=FreshnessSizes(
         events_per_s=5000, batch_size=100, duration_s=6, poll_interval_s=0.05, drain_timeout_s=10
     ),
+    alert_seeds=10,
 )  # fmt: skip
 
 

@@ -28,6 +28,13 @@ KEYS = (
     "freshness_p99_ms",
     "collector_peak_rss_mb",
     "worker_peak_rss_mb",
+    "alerts_false_alarm_run_rate",
+    "alerts_down_rate_detected_rate",
+    "alerts_down_rate_at_first_check_rate",
+    "alerts_down_rate_delay_min_p50",
+    "alerts_regenerate_detected_rate",
+    "alerts_regenerate_at_first_check_rate",
+    "alerts_regenerate_delay_min_p50",
 )
 TARGET_OF: dict[str, Target] = {target.key: target for target in TARGETS}
 

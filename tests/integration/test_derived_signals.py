@@ -3,14 +3,17 @@ rules over ClickHouse, the derived events back through Kafka and the worker (iss
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from feedback.services import start_quality_loop
 from quality.derive import Rules, derive, find_signals, produce
-from tests.helpers import event, new_id, trace
+from quality.metrics import ALERT_CHECKS
+from tests.helpers import event, new_id, trace, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -133,3 +136,26 @@ def _records_for(pipeline: Any, at: datetime) -> list[dict[str, Any]]:
     return find_signals(
         pipeline.client, pipeline.settings.clickhouse_database, Rules.from_settings(pipeline.settings), at, "acme"
     )
+
+
+def test_the_periodic_job_derives_and_checks_by_itself(pipeline) -> None:
+    """What runs inside `feedback up` / `feedback worker` every FEEDBACK_QUALITY_INTERVAL_S."""
+    now = int(time.time() * 1000)
+    idle, (trace_id,) = _conversation(pipeline, [(now - 120 * MINUTE, "write a haiku")])
+    pipeline.wait_rows("SELECT 1 FROM traces WHERE trace_id = {t:String}", 1, t=trace_id)
+    checks_before = ALERT_CHECKS._value.get()
+    stop = threading.Event()
+    thread = start_quality_loop(pipeline.settings.model_copy(update={"quality_interval_s": 0.2}), stop)
+    assert thread is not None
+    try:
+        pipeline.wait_rows(
+            "SELECT 1 FROM events WHERE conversation_id = {c:String} AND type = 'abandon' AND origin = 'derived'",
+            1,
+            c=idle,
+        )
+        wait_for(lambda: ALERT_CHECKS._value.get() > checks_before, 30, what="an alert check by the loop")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert start_quality_loop(pipeline.settings.model_copy(update={"quality_interval_s": 0}), stop) is None
