@@ -406,7 +406,9 @@ def derive_command(tenant: TenantOption = None, at: AtOption = None) -> None:
     FEEDBACK_QUALITY_INTERVAL_S): new signals go to Kafka like client signals, each stored once."""
     settings = _settings()
     with engine_claim(settings, None):
-        counts = derive(settings, settings.clickhouse().connect(), at=_at(at), tenant=tenant)
+        client = settings.clickhouse().connect()
+        apply_migrations(client, settings.clickhouse_database)
+        counts = derive(settings, client, at=_at(at), tenant=tenant)
     typer.echo(f"derived {counts['rephrase']} rephrase and {counts['abandon']} abandon signal(s)")
 
 
@@ -418,8 +420,10 @@ def score_fit(
     AUC and calibration; store the coefficients (response_scores then scores every response)."""
     settings = _settings()
     with engine_claim(settings, None):
+        client = settings.clickhouse().connect()
+        apply_migrations(client, settings.clickhouse_database)
         model = fit(
-            settings.clickhouse().connect(),
+            client,
             settings.clickhouse_database,
             tenant=tenant,
             min_labelled=settings.score_min_labelled,
@@ -478,7 +482,9 @@ def alerts_check(
         raise typer.BadParameter(str(exc)) from None
     config = AlertConfig.from_settings(settings, window_s, baseline_s)
     with engine_claim(settings, None):
-        result = check(settings.clickhouse().connect(), settings.clickhouse_database, config, at=_at(at), tenant=tenant)
+        client = settings.clickhouse().connect()
+        apply_migrations(client, settings.clickhouse_database)
+        result = check(client, settings.clickhouse_database, config, at=_at(at), tenant=tenant)
     if result.raised:
         _console().print(_alerts_table(result.raised))
     typer.echo(
