@@ -28,6 +28,9 @@ from schemas.serde import AvroEncoder
 log = structlog.get_logger(__name__)
 
 DERIVED_NAMESPACE = uuid.UUID("0b7e4d8a-2f4f-4d59-9a55-5c1f1b0c7e21")
+# A client that reports its own rephrase sends it with the next prompt: give it this long to
+# arrive before the server derives one for the same response.
+REPHRASE_SETTLE_MS = 60_000
 RECEIVED_VIA = "derived"
 
 
@@ -75,7 +78,7 @@ FROM
                  ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING)
 )
 WHERE next_trace_id != '' AND input_text != '' AND next_input != ''
-    AND next_timestamp <= {at:DateTime64(3, 'UTC')}
+    AND dateDiff('millisecond', next_timestamp, {at:DateTime64(3, 'UTC')}) >= {settle_ms:Int64}
     AND dateDiff('millisecond', timestamp, next_timestamp) <= {within_ms:Int64}
     AND (tenant_id, trace_id) NOT IN (
         SELECT tenant_id, ifNull(trace_id, '') FROM {database}.events
@@ -164,7 +167,7 @@ def find_signals(
     out = []
     result = client.query(
         REPHRASE_SQL.replace("{database}", database),
-        parameters={**params, "within_ms": int(rules.rephrase_within_s * 1000)},
+        parameters={**params, "within_ms": int(rules.rephrase_within_s * 1000), "settle_ms": REPHRASE_SETTLE_MS},
     )
     for values in result.result_rows:
         row = dict(zip(result.column_names, values, strict=True))

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from feedback.cli import app
 from quality.features import FEATURES
 from quality.score import NotEnoughLabels, fit
 from runtime.migrations import migrate
@@ -81,6 +83,17 @@ def test_fit_reports_held_out_quality_and_every_response_gets_a_score(pipeline) 
             model.coefficients[name] * value for name, value in zip(FEATURES, row[3:], strict=True)
         )
         assert row[2] == pytest.approx(1 / (1 + math.exp(-logit)), abs=1e-9)
+    # the command prints the same evaluation
+    env = {
+        "FEEDBACK_CLICKHOUSE_URL": pipeline.settings.clickhouse_url.get_secret_value(),
+        "FEEDBACK_CLICKHOUSE_DATABASE": database,
+        "FEEDBACK_SCORE_MIN_LABELLED": "200",
+    }
+    printed = CliRunner().invoke(app, ["score", "fit", "--tenant", "acme"], env=env)
+    assert printed.exit_code == 0, printed.output
+    assert "held-out AUC 0." in printed.output
+    assert "copied" in printed.output
+    assert "observed up" in printed.output
     hourly = pipeline.rows(
         "SELECT sum(responses), sum(scored), min(mean_score) > 0 FROM quality_scores_hourly WHERE feature = {f:String}",
         f=feature,
