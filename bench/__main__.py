@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only collector|worker|freshness] [--profile DIR]``."""
+"""``python -m bench [--quick] [--only collector|worker|freshness|alerts] [--profile DIR]``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import collector_bench, export_bench, freshness_bench, worker_bench
+from bench import alerts_bench, collector_bench, export_bench, freshness_bench, worker_bench
 from bench.config import FULL, QUICK, Sizes
 from bench.profiling import Profiler
 from bench.report import RESULTS, finish, load_previous, merge, print_results
 from runtime.logs import configure_logging
 
-STAGES = ("collector", "worker", "freshness", "export")
+STAGES = ("collector", "worker", "freshness", "export", "alerts")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -43,6 +43,8 @@ def stage_runner(stage: str, sizes: Sizes, profiler: Profiler | None) -> Callabl
         return lambda: worker_bench.run(sizes.worker, profiler)
     if stage == "export":
         return lambda: export_bench.run(sizes.export_events)
+    if stage == "alerts":
+        return lambda: alerts_bench.run(sizes.alert_seeds)
     return lambda: freshness_bench.run(sizes.freshness)
 
 

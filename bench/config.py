@@ -38,6 +38,7 @@ class Sizes:
     worker: WorkerSizes
     freshness: FreshnessSizes
     export_events: tuple[int, ...]  # feedback exported, small then large: the peak memory should not grow
+    alert_seeds: int  # seeded simulation runs per alert scenario
 
 
 FULL = Sizes(
@@ -50,6 +51,7 @@ FULL = Sizes(
         events_per_s=5000, batch_size=100, duration_s=25, poll_interval_s=0.05, drain_timeout_s=20
     ),
     export_events=(100_000, 1_000_000),
+    alert_seeds=100,
 )  # fmt: skip
 
 QUICK = Sizes(
@@ -62,6 +64,7 @@ QUICK = Sizes(
         events_per_s=5000, batch_size=100, duration_s=6, poll_interval_s=0.05, drain_timeout_s=10
     ),
     export_events=(20_000, 200_000),
+    alert_seeds=10,
 )  # fmt: skip
 
 

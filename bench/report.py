@@ -31,6 +31,13 @@ KEYS = (
     "export_peak_rss_mb",
     "export_rss_ratio",
     "export_eval_events_per_s",
+    "alerts_false_alarm_run_rate",
+    "alerts_down_rate_detected_rate",
+    "alerts_down_rate_at_first_check_rate",
+    "alerts_down_rate_delay_min_p50",
+    "alerts_regenerate_detected_rate",
+    "alerts_regenerate_at_first_check_rate",
+    "alerts_regenerate_delay_min_p50",
 )
 TARGET_OF: dict[str, Target] = {target.key: target for target in TARGETS}
 

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -36,8 +37,13 @@ from feedback.services import (
     engine_claim,
     make_collector,
     make_worker,
+    start_quality_loop,
 )
 from producers.keys import KeyKind, KeysFileError, KeyStore, write_dev_keys
+from quality.alerts import AlertConfig, check, list_sql
+from quality.derive import DeriveFailed, derive
+from quality.durations import parse_duration
+from quality.score import NotEnoughLabels, fit
 from runtime.errors import BrokerError, KafkaUnavailable
 from runtime.gc_tuning import tune_gc
 from runtime.kafka import ensure_topics
@@ -55,8 +61,12 @@ dlq_app = typer.Typer(
     help="The dead-letter queue: what failed, why, from where; redrive after a fix.", no_args_is_help=True
 )
 kafka_app = typer.Typer(help="The local single-node Kafka broker (for machines without one).", no_args_is_help=True)
+score_app = typer.Typer(help="The quality score: P(thumb up) from implicit signals.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Regression alerts: window against baseline, per version.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(score_app, name="score")
+app.add_typer(alerts_app, name="alerts")
 log = structlog.get_logger("feedback")
 
 
@@ -69,7 +79,15 @@ def main() -> None:
     """The ``feedback`` entry point: expected failures are one line on stderr, not a traceback."""
     try:
         app()
-    except (EngineBusy, KafkaUnavailable, BrokerError, FileNotFoundError, KeysFileError) as exc:
+    except (
+        EngineBusy,
+        KafkaUnavailable,
+        BrokerError,
+        FileNotFoundError,
+        KeysFileError,
+        DeriveFailed,
+        NotEnoughLabels,
+    ) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
@@ -125,6 +143,7 @@ def up() -> None:
 
             worker_thread = threading.Thread(target=run_worker, name="worker", daemon=True)
             worker_thread.start()
+            quality_thread = start_quality_loop(settings, stop)
             tune_gc()
             public = KeyStore.load(settings.keys_file).first(KeyKind.PUBLIC)
             log.info(
@@ -139,6 +158,8 @@ def up() -> None:
             finally:
                 stop.set()
                 worker_thread.join(timeout=60)
+                if quality_thread is not None:
+                    quality_thread.join(timeout=60)
     finally:
         if started_broker and broker is not None:
             broker.stop()
@@ -182,12 +203,16 @@ def worker(
         client = settings.clickhouse().connect()
         apply_migrations(client, settings.clickhouse_database)
         worker = make_worker(settings, client, group=group, topics=names, stop=stop)
+        quality_thread = start_quality_loop(settings, stop)
         tune_gc()
         try:
             worker.run()
         except DlqLimitExceeded as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        finally:
+            if quality_thread is not None:
+                quality_thread.join(timeout=60)
 
 
 @app.command()
@@ -468,3 +493,133 @@ def kafka_status() -> None:
     ready = broker.ready()
     typer.echo(f"kafka at {broker.bootstrap}: {'ready' if ready else 'not ready'}" + (f" (pid {pid})" if pid else ""))
     raise typer.Exit(0 if ready else 1)
+
+
+def _at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO time like 2026-11-25T12:00:00Z", param_hint="--at") from None
+    if parsed.tzinfo is None:
+        raise typer.BadParameter("needs a UTC offset (Z or +hh:mm)", param_hint="--at")
+    return parsed
+
+
+TenantOption = Annotated[str | None, typer.Option(help="Only this tenant (default: every tenant)")]
+AtOption = Annotated[str | None, typer.Option(help="Run as of this ISO time instead of now")]
+
+
+@app.command("derive")
+def derive_command(tenant: TenantOption = None, at: AtOption = None) -> None:
+    """Run the derived-signal rules now (rephrase, abandon; the worker also runs them every
+    FEEDBACK_QUALITY_INTERVAL_S): new signals go to Kafka like client signals, each stored once."""
+    settings = _settings()
+    with engine_claim(settings, None):
+        client = settings.clickhouse().connect()
+        apply_migrations(client, settings.clickhouse_database)
+        counts = derive(settings, client, at=_at(at), tenant=tenant)
+    typer.echo(f"derived {counts['rephrase']} rephrase and {counts['abandon']} abandon signal(s)")
+
+
+@score_app.command("fit")
+def score_fit(
+    tenant: Annotated[str | None, typer.Option(help="Fit on this tenant only (default: every tenant)")] = None,
+) -> None:
+    """Fit P(thumb up) from implicit signals on the responses that have a thumb; report held-out
+    AUC and calibration; store the coefficients (response_scores then scores every response)."""
+    settings = _settings()
+    with engine_claim(settings, None):
+        client = settings.clickhouse().connect()
+        apply_migrations(client, settings.clickhouse_database)
+        model = fit(
+            client,
+            settings.clickhouse_database,
+            tenant=tenant,
+            min_labelled=settings.score_min_labelled,
+        )
+    console = _console()
+    console.print(
+        f"model {model.model_id} ({model.tenant_id or 'all tenants'}): trained on {model.n_train}, "
+        f"held out {model.n_test} labelled responses from {model.data_from:%Y-%m-%d %H:%M} "
+        f"to {model.data_to:%Y-%m-%d %H:%M}"
+    )
+    console.print(f"held-out AUC {model.auc:.3f}, Brier score {model.brier:.4f}")
+    coefficients = Table("signal", "coefficient (log-odds)")
+    coefficients.add_row("(intercept)", f"{model.intercept:+.3f}")
+    for name, value in model.coefficients.items():
+        coefficients.add_row(name, f"{value:+.3f}")
+    console.print(coefficients)
+    calibration = Table("predicted P(up)", "responses", "mean predicted", "observed up")
+    for row in model.calibration:
+        calibration.add_row(f"{row.lo:.1f}-{row.hi:.1f}", str(row.n), f"{row.predicted:.3f}", f"{row.observed:.3f}")
+    console.print(calibration)
+
+
+def _alerts_table(rows: list[dict[str, object]]) -> Table:
+    table = Table("raised at", "tenant", "severity", "metric", "comparison", "dimensions", "baseline", "current", "n",
+                  "p (adj.)")  # fmt: skip
+    for row in rows:
+        dims = row["dimensions"]
+        table.add_row(
+            str(row["raised_at"])[:19],
+            str(row["tenant_id"]),
+            str(row["severity"]),
+            str(row["metric"]),
+            str(row["comparison"]),
+            " ".join(f"{k}={v}" for k, v in dims.items()) if isinstance(dims, dict) else str(dims),
+            f"{float(row['baseline']):.4f}",  # type: ignore[arg-type]
+            f"{float(row['current']):.4f}",  # type: ignore[arg-type]
+            str(row["n"]),
+            f"{float(row['p_adjusted']):.2g}",  # type: ignore[arg-type]
+        )
+    return table
+
+
+@alerts_app.command("check")
+def alerts_check(
+    window: Annotated[str, typer.Option(help="The recent period of event time (30m, 1h, ...)")] = "1h",
+    baseline: Annotated[str, typer.Option(help="The period before the window it is compared with")] = "24h",
+    tenant: TenantOption = None,
+    at: AtOption = None,
+) -> None:
+    """Compare the window with the baseline per tenant x model x version x prompt x feature (and
+    new versions with the ones they replaced); store, post and print the new alerts."""
+    settings = _settings()
+    try:
+        window_s, baseline_s = parse_duration(window, "--window"), parse_duration(baseline, "--baseline")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    config = AlertConfig.from_settings(settings, window_s, baseline_s)
+    with engine_claim(settings, None):
+        client = settings.clickhouse().connect()
+        apply_migrations(client, settings.clickhouse_database)
+        result = check(client, settings.clickhouse_database, config, at=_at(at), tenant=tenant)
+    if result.raised:
+        _console().print(_alerts_table(result.raised))
+    typer.echo(
+        f"window {result.window_start:%Y-%m-%d %H:%M} - {result.window_end:%H:%M} UTC: "
+        f"{len(result.findings)} regression(s), {len(result.raised)} new alert(s)"
+    )
+
+
+@alerts_app.command("list")
+def alerts_list(
+    tenant: TenantOption = None,
+    limit: Annotated[int, typer.Option(help="Newest first, at most this many")] = 50,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
+) -> None:
+    """The alerts raised so far, newest first (through the running pipeline when it owns the engine)."""
+    settings = _settings()
+    try:
+        result = run_query(settings, list_sql(settings.clickhouse_database, tenant, limit), None)
+    except (QueryFailed, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    rows = [dict(zip(result["columns"], row, strict=True)) for row in result["rows"]]
+    if output is OutputFormat.JSON:
+        typer.echo(orjson.dumps(rows, default=str).decode())
+        return
+    _console().print(_alerts_table(rows))
+    typer.echo(f"{len(rows)} alert(s)")

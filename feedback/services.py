@@ -25,6 +25,7 @@ from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore
 from producers.query import QueryService
+from quality.loop import QualityLoop
 from runtime.clickhouse import EngineOwner
 from runtime.kafka import consumer_config, producer_config
 from runtime.settings import WORKER_TOPIC_KINDS, Settings
@@ -65,6 +66,12 @@ def make_worker(
         telemetry=telemetry or FeedbackTelemetry(settings.otel_exporter),
         dlq_limit=DlqLimit(settings.dlq_max_share, settings.dlq_window, settings.dlq_min_messages),
     )
+
+
+def start_quality_loop(settings: Settings, stop: threading.Event) -> threading.Thread | None:
+    """Derived signals and regression alerts every FEEDBACK_QUALITY_INTERVAL_S, in this process
+    (the job's code lives in quality/); None when the interval is 0."""
+    return QualityLoop(settings, stop).start_in_thread()
 
 
 def make_collector(settings: Settings, with_query: bool = True) -> Collector:

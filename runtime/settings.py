@@ -100,6 +100,22 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
 
+    # The feedback loop (quality/, docs/contract.md §2): derived signals, alerts, the score.
+    quality_interval_s: float = Field(default=300.0, ge=0)  # derive + alerts inside up/worker; 0 = off
+    derive_lookback_s: float = Field(default=24 * 3600.0, gt=0)
+    derive_rephrase_within_s: float = Field(default=120.0, gt=0)
+    derive_rephrase_similarity: float = Field(default=0.5, gt=0, le=1)
+    derive_abandon_after_s: float = Field(default=1800.0, gt=0)
+    alert_window_s: float = Field(default=3600.0, gt=0)
+    alert_baseline_s: float = Field(default=24 * 3600.0, gt=0)
+    alert_min_samples: int = Field(default=100, ge=1)  # responses per side (down_rate: thumbed ones)
+    alert_fdr: float = Field(default=0.0001, gt=0, lt=1)  # Benjamini-Hochberg level per check
+    alert_min_relative_change: float = Field(default=0.25, ge=0)
+    alert_webhook_url: SecretStr | None = None
+    alert_webhook_attempts: int = Field(default=4, ge=1)
+    alert_webhook_backoff_s: float = Field(default=1.0, ge=0)
+    score_min_labelled: int = Field(default=200, ge=10)
+
     @property
     def http_host(self) -> str:
         return self.http_addr.rsplit(":", 1)[0]

@@ -140,3 +140,22 @@ def test_a_busy_embedded_engine_is_a_clear_error(tmp_path: Path) -> None:
         assert result.returncode == 1, command
         assert f"pid {os.getpid()}" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_quality_commands_on_a_fresh_machine(tmp_path: Path, kafka_settings) -> None:
+    """derive, score fit and alerts check as users first run them: nothing to derive, a clear
+    refusal to fit without labels, a check that finds nothing (each migrates first)."""
+    env = feedback_env(
+        FEEDBACK_KAFKA_BOOTSTRAP=kafka_settings.kafka_bootstrap, FEEDBACK_TOPIC_PREFIX=f"cli-{new_id()}."
+    )
+    derived = run_feedback("derive", env=env, cwd=tmp_path)
+    assert derived.returncode == 0, derived.stderr
+    assert derived.stdout.strip() == "derived 0 rephrase and 0 abandon signal(s)"
+    fitted = run_feedback("score", "fit", env=env, cwd=tmp_path)
+    assert fitted.returncode == 1
+    assert fitted.stderr.startswith("error: all tenants: 0 labelled response(s) (0 thumbs up, 0 down)")
+    assert "FEEDBACK_SCORE_MIN_LABELLED" in fitted.stderr
+    assert "Traceback" not in fitted.stderr
+    checked = run_feedback("alerts", "check", "--window", "30m", env=env, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip().endswith("0 regression(s), 0 new alert(s)")
