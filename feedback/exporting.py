@@ -23,6 +23,7 @@ from exports.summary import Summary
 from exports.writers import writer_for
 from feedback.export_endpoint import ExportRequest, engine_message, scoped
 from feedback.querying import admin_key, other_owner
+from feedback.remote import error_of
 from feedback.services import engine_claim
 from producers.errors import CollectorError
 from producers.keys import KeyStore
@@ -139,12 +140,7 @@ def _remote(
             contextlib.ExitStack() as stack,
         ):
             if response.status_code != 200:
-                response.read()
-                try:
-                    message = response.json().get("error", response.text)
-                except ValueError:
-                    message = f"{response.status_code} {response.text}"
-                raise ExportFailed(message)
+                raise ExportFailed(error_of(response))
             advance: Callable[[int], None] = lambda _n: None  # noqa: E731
             for line in response.iter_lines():
                 if not line:

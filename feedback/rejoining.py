@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from consumers.rejoin import rejoin_all
+from feedback.remote import error_of
 from producers.app import bearer_token
 from producers.errors import CollectorError
 from producers.keys import KeyKind, KeyStore, require_kind
@@ -48,9 +49,5 @@ def rejoin_remote(http_addr: str, admin_key: str) -> int:
         timeout=httpx.Timeout(30, read=None),
     )
     if response.status_code != 200:
-        try:
-            message = response.json().get("error", response.text)
-        except ValueError:
-            message = f"{response.status_code} {response.text}"
-        raise RuntimeError(message)
+        raise RuntimeError(error_of(response))
     return int(response.json()["rejoined"])

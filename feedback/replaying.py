@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from consumers.positions import Position
 from consumers.replay import ReplayStats, Slice, plan_slice, replay
+from feedback.remote import error_of
 from producers.app import bearer_token
 from producers.errors import CollectorError
 from producers.keys import KeyKind, KeyStore, require_kind
@@ -122,12 +123,7 @@ def run_remote(
         timeout=httpx.Timeout(30, read=None),
     ) as response:
         if response.status_code != 200:
-            response.read()
-            try:
-                message = response.json().get("error", response.text)
-            except ValueError:
-                message = f"{response.status_code} {response.text}"
-            raise RuntimeError(message)
+            raise RuntimeError(error_of(response))
         for line in response.iter_lines():
             if not line.strip():
                 continue
