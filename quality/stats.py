@@ -119,6 +119,26 @@ def _ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
+def _totals(version: str, points: list[dict[str, Any]]) -> dict[str, Any]:
+    """A version's figures over the whole range (the summary table beside the chart)."""
+    up, down = sum(p["up"] for p in points), sum(p["down"] for p in points)
+    ratings = sum(p["ratings"] for p in points)
+    rating_sum = sum(p["rating_sum"] for p in points)
+    interval = wilson_interval(down, up + down)
+    return {
+        "model_version": version,
+        "up": up,
+        "down": down,
+        "thumbs": up + down,
+        "down_rate": _ratio(down, up + down),
+        "low": interval[0] if interval else None,
+        "high": interval[1] if interval else None,
+        "ratings": ratings,
+        "rating_mean": _ratio(rating_sum, ratings),
+        "responses": sum(p["responses"] for p in points),
+    }
+
+
 class Catalog:
     """Which optional tables the database has (they arrive with later migrations), looked up at
     most every ``CATALOG_TTL_S`` seconds."""
@@ -217,6 +237,7 @@ class Stats:
                     "low": interval[0] if interval else None,
                     "high": interval[1] if interval else None,
                     "ratings": row["ratings"],
+                    "rating_sum": row["rating_sum"],
                     "rating_mean": _ratio(row["rating_sum"], row["ratings"]),
                     "responses": row["responses"],
                     "mean_score": None,
@@ -231,6 +252,7 @@ class Stats:
         return {
             "range": self._range(f),
             "series": [{"model_version": version, "points": points} for version, points in series.items()],
+            "totals": [_totals(version, points) for version, points in series.items()],
             "markers": self._rows(q.first_appearances(f), scope),
             "has_scores": has_scores,
         }
