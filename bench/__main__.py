@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only collector|worker|freshness] [--profile DIR]``."""
+"""``python -m bench [--quick] [--only collector|worker|freshness|dashboard] [--profile DIR]``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import collector_bench, freshness_bench, worker_bench
+from bench import collector_bench, dashboard_bench, freshness_bench, worker_bench
 from bench.config import FULL, QUICK, Sizes
 from bench.profiling import Profiler
 from bench.report import RESULTS, finish, load_previous, merge, print_results
 from runtime.logs import configure_logging
 
-STAGES = ("collector", "worker", "freshness")
+STAGES = ("collector", "worker", "freshness", "dashboard")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -41,6 +41,8 @@ def stage_runner(stage: str, sizes: Sizes, profiler: Profiler | None) -> Callabl
         return lambda: collector_bench.run(sizes.collector, profiler)
     if stage == "worker":
         return lambda: worker_bench.run(sizes.worker, profiler)
+    if stage == "dashboard":
+        return lambda: dashboard_bench.run(sizes.dashboard)
     return lambda: freshness_bench.run(sizes.freshness)
 
 

@@ -33,10 +33,19 @@ class FreshnessSizes:
 
 
 @dataclass(frozen=True)
+class DashboardSizes:
+    events: int  # in the database when the dashboard's queries are timed
+    seed_events: int  # made by bench.data; the rest are copies made in SQL
+    copies_per_insert: int
+    runs: int  # timed runs per view (the median is reported), after one warm-up
+
+
+@dataclass(frozen=True)
 class Sizes:
     collector: CollectorSizes
     worker: WorkerSizes
     freshness: FreshnessSizes
+    dashboard: DashboardSizes = DashboardSizes(events=10_000_000, seed_events=40_000, copies_per_insert=25, runs=3)
 
 
 FULL = Sizes(
@@ -59,6 +68,7 @@ QUICK = Sizes(
     freshness=FreshnessSizes(
         events_per_s=5000, batch_size=100, duration_s=6, poll_interval_s=0.05, drain_timeout_s=10
     ),
+    dashboard=DashboardSizes(events=1_000_000, seed_events=20_000, copies_per_insert=25, runs=3),
 )  # fmt: skip
 
 
@@ -86,4 +96,5 @@ TARGETS = (
     Target("freshness_p99_ms", "freshness p99 ms", 2_000, False),
     Target("collector_peak_rss_mb", "collector peak RSS MB", 300, False),
     Target("worker_peak_rss_mb", "worker peak RSS MB", 300, False),
+    Target("dashboard_slowest_view_ms", "slowest dashboard view ms", 1_000, False),
 )

@@ -28,6 +28,9 @@ KEYS = (
     "freshness_p99_ms",
     "collector_peak_rss_mb",
     "worker_peak_rss_mb",
+    "dashboard_events",
+    "dashboard_slowest_view_ms",
+    "dashboard_slowest_page_ms",
 )
 TARGET_OF: dict[str, Target] = {target.key: target for target in TARGETS}
 

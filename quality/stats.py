@@ -312,15 +312,21 @@ class Stats:
     def responses(self, params: Mapping[str, str], scope: ReadScope) -> dict[str, Any]:
         f = parse_filters(params, scope)
         limit = _int_param(params, "limit", 50, 1, MAX_LIST)
-        rows = self._rows(q.worst_responses(f, limit), scope)
+        rows = self._rows(q.worst_responses(f, limit, pool=4 * limit), scope)
         trace_ids = [row["trace_id"] for row in rows if row["trace_id"]]
-        traces = {}
+        traces, given = {}, {}
         if trace_ids:
             for trace in self._rows(q.traces_of(trace_ids, f.tenant, TEXT_PREVIEW_CHARS), scope):
                 traces[(trace["tenant_id"], trace["trace_id"])] = trace
+            message_ids = [row["message_id"] for row in rows]
+            for said in self._rows(q.reasons_and_comments(trace_ids, message_ids, f.tenant), scope):
+                given[(said["tenant_id"], said["message_id"])] = said
         for row in rows:
             row["rating_mean"] = _ratio(row["rating_sum"], row["ratings"])
             row["trace"] = traces.get((row["tenant_id"], row["trace_id"]))
+            said = given.get((row["tenant_id"], row["message_id"]), {})
+            row["reasons"] = sorted(said.get("reasons", []))
+            row["comments"] = said.get("comments", [])
         return {"range": self._range(f), "responses": rows}
 
     def response(self, params: Mapping[str, str], scope: ReadScope) -> dict[str, Any]:
@@ -328,7 +334,9 @@ class Stats:
         if not message_id or len(message_id) > 128:
             raise StatsRequestError("message_id: required, at most 128 characters")
         tenant = scope.tenant if scope.tenant is not None else (params.get("tenant") or None)
-        events = self._rows(q.response_events(message_id, tenant, self.catalog.current_opinion_ids()), scope)
+        trace_id = params.get("trace_id") or None
+        current_ids = self.catalog.current_opinion_ids()
+        events = self._rows(q.response_events(message_id, tenant, current_ids, trace_id), scope)
         trace_ids = sorted({e["trace_id"] for e in events if e["trace_id"]})
         traces = self._rows(q.traces_of(trace_ids, tenant, None), scope) if trace_ids else []
         current = [e for e in events if e["current"]]

@@ -217,21 +217,29 @@ def alerts(f: Filters, limit: int = 50) -> Query:
     return Query(sql, {**f.parameters(), "limit": limit})
 
 
-def worst_responses(f: Filters, limit: int) -> Query:
+def worst_responses(f: Filters, limit: int, pool: int) -> Query:
     """Responses with signals in the range, worst first: most negative current opinions (thumbs
-    down, ratings of 1-2), then most regenerates and rephrases, then fewest thumbs up."""
-    counts = ",\n".join(f"countIf(type = '{kind}') AS {name}" for kind, name in SIGNAL_COUNTS.items())
+    down, ratings of 1-2), then most regenerates and rephrases, then fewest thumbs up.
+
+    Read as signed sums of ``events_log`` (what ``events`` shows, without its FINAL, which would
+    merge every row of the range): the ``pool`` responses with the most negative signals are the
+    candidates, their current opinions come from ``ratings_current`` and decide the order."""
+    counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
     sql = f"""
         WITH candidates AS (
             SELECT tenant_id, assumeNotNull(message_id) AS message_id,
                 anyIf(trace_id, trace_id IS NOT NULL) AS trace_id,
                 toUnixTimestamp(min(ts)) AS first_signal, toUnixTimestamp(max(ts)) AS last_signal,
                 {counts},
-                groupUniqArrayArrayIf(reasons, type = 'thumbs') AS reasons,
-                groupArrayIf(5)(assumeNotNull(comment), notEmpty(ifNull(comment, ''))) AS comments
-            FROM events
+                sum(sign * (type = 'thumbs' AND thumb = 'down'))
+                    + sum(sign * (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2)) AS negative,
+                sum(sign * (type = 'thumbs' AND thumb = 'up')) AS positive
+            FROM events_log
             WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)}
             GROUP BY tenant_id, message_id
+            HAVING sum(sign) > 0
+            ORDER BY negative DESC, regenerates + rephrases DESC, positive ASC, last_signal DESC, message_id
+            LIMIT {{pool:UInt32}}
         ),
         opinions AS (
             SELECT tenant_id, message_id,
@@ -246,12 +254,26 @@ def worst_responses(f: Filters, limit: int) -> Query:
             c.first_signal AS first_signal, c.last_signal AS last_signal,
             o.downs AS downs, o.ups AS ups, o.ratings AS ratings, o.rating_sum AS rating_sum,
             o.low_ratings AS low_ratings,
-            {", ".join(f"c.{name} AS {name}" for name in SIGNAL_COUNTS.values())},
-            c.reasons AS reasons, c.comments AS comments
+            {", ".join(f"c.{name} AS {name}" for name in SIGNAL_COUNTS.values())}
         FROM candidates AS c LEFT JOIN opinions AS o ON o.tenant_id = c.tenant_id AND o.message_id = c.message_id
         ORDER BY downs + low_ratings DESC, regenerates + rephrases DESC, ups ASC, last_signal DESC, message_id
         LIMIT {{limit:UInt32}}"""
-    return Query(sql, {**f.parameters(), "limit": limit})
+    return Query(sql, {**f.parameters(), "limit": limit, "pool": pool})
+
+
+def reasons_and_comments(trace_ids: list[str], message_ids: list[str], tenant: str | None) -> Query:
+    """The reasons and comments given on these responses (by trace: its bloom filter index finds
+    the few granules, where a message id would scan every row)."""
+    tenant_filter = " AND tenant_id = {tenant:String}" if tenant is not None else ""
+    sql = f"""
+        SELECT tenant_id, assumeNotNull(message_id) AS message_id,
+            groupUniqArrayArrayIf(reasons, type = 'thumbs') AS reasons,
+            groupUniqArrayIf(5)(assumeNotNull(comment), notEmpty(ifNull(comment, ''))) AS comments
+        FROM events_log
+        WHERE trace_id IN {{traces:Array(String)}} AND message_id IN {{messages:Array(String)}}
+            AND sign = 1{tenant_filter}
+        GROUP BY tenant_id, message_id"""
+    return Query(sql, {"traces": trace_ids, "messages": message_ids, "tenant": tenant or ""})
 
 
 TRACE_COLUMNS = (
@@ -277,16 +299,29 @@ def traces_of(trace_ids: list[str], tenant: str | None, text_chars: int | None) 
     )
 
 
-def response_events(message_id: str, tenant: str | None, current_ids: str, limit: int = 500) -> Query:
+def response_events(
+    message_id: str, tenant: str | None, current_ids: str, trace_id: str | None, limit: int = 500
+) -> Query:
     """A response's events, each marked whether it is a rater's current opinion; ``current_ids``
-    is the ratings_current expression of those event ids (its columns differ between versions)."""
+    is the ratings_current expression of those event ids (its columns differ between versions).
+    With the trace, the live rows are read from ``events_log`` through its trace index (the
+    newest version of each event; ``events`` would merge every row to find them)."""
     tenant_filter = " AND tenant_id = {tenant:String}" if tenant is not None else ""
+    source = (
+        f"""(SELECT * FROM events_log
+            WHERE trace_id = {{trace:String}} AND message_id = {{message:String}} AND sign = 1{tenant_filter}
+            ORDER BY tenant_id, event_id, version DESC LIMIT 1 BY tenant_id, event_id)"""
+        if trace_id
+        else "events"
+    )
     sql = f"""
         SELECT tenant_id, event_id, type, toUnixTimestamp64Milli(ts) AS ts, trace_id, user_id, session_id,
             thumb, rating, reasons, comment, edited_text, edit_distance, copied_chars, attempt, dwell_ms,
-            event_id IN (SELECT {current_ids} FROM ratings_current WHERE message_id = {{message:String}}) AS current
-        FROM events
+            event_id IN (
+                SELECT {current_ids} FROM ratings_current WHERE message_id = {{message:String}}{tenant_filter}
+            ) AS current
+        FROM {source}
         WHERE message_id = {{message:String}}{tenant_filter}
         ORDER BY ts, event_id
         LIMIT {{limit:UInt32}}"""
-    return Query(sql, {"message": message_id, "tenant": tenant or "", "limit": limit})
+    return Query(sql, {"message": message_id, "tenant": tenant or "", "trace": trace_id or "", "limit": limit})

@@ -145,7 +145,10 @@ def test_worst_responses_first_with_trace_and_signals(pipeline, story: Dashboard
     )
     assert {(r["message_id"], r["downs"], r["ups"]) for r in listed} == set(expected)
 
-    detail = ok(pipeline, "response", message_id=story.responses["r1"]["message_id"])
+    r1_ids = story.responses["r1"]
+    with_trace = ok(pipeline, "response", message_id=r1_ids["message_id"], trace_id=r1_ids["trace_id"], tenant="acme")
+    detail = ok(pipeline, "response", message_id=r1_ids["message_id"])
+    assert with_trace["events"] == detail["events"]
     assert [e["type"] for e in detail["events"]] == ["thumbs", "thumbs", "regenerate", "copy", "thumbs"]
     assert [e["current"] for e in detail["events"] if e["type"] == "thumbs"] == [False, True, True]
     assert detail["opinions"]["ups"] == 1

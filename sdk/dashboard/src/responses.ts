@@ -105,7 +105,7 @@ export class ResponsesView {
   }
 
   private async detail(r: ResponseRow): Promise<void> {
-    const data = await getStats<ResponseDetail>("response", { message_id: r.message_id, tenant: r.tenant_id }, this.ctx.key);
+    const data = await getStats<ResponseDetail>("response", { message_id: r.message_id, tenant: r.tenant_id, trace_id: r.trace_id ?? undefined }, this.ctx.key);
     const dialog = byId<HTMLDialogElement>("response-dialog");
     byId("response-title").textContent = `Response ${r.message_id}`;
     const trace: Trace | undefined = data.traces[0];

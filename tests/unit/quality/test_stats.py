@@ -99,9 +99,10 @@ def test_every_query_is_parameterised_never_formatted_with_values() -> None:
         q.signal_series(f),
         q.filter_values(f),
         q.alerts(f),
-        q.worst_responses(f, 10),
+        q.worst_responses(f, 10, 40),
+        q.reasons_and_comments([hostile], [hostile], hostile),
         q.traces_of([hostile], hostile, 100),
-        q.response_events(hostile, hostile, "event_id"),
+        q.response_events(hostile, hostile, "event_id", hostile),
         q.events_per_minute(hostile, 60),
     ]
     for query in queries:
