@@ -124,12 +124,21 @@ def reasons_by_version(f: Filters, by: str, source: Literal["reasons_hourly", "e
             HAVING opinions != 0
             ORDER BY version, opinions DESC, reason"""
     else:
+        # signed sums of events_log (what ``events`` shows, without merging every row for FINAL);
+        # the current opinions looked up only for the messages thumbed in the range
+        in_range = f"type = 'thumbs' AND {f.where('ts', nullable=True)}"
         sql = f"""
-            SELECT ifNull({by}, '') AS version, reason, toInt64(count()) AS opinions
-            FROM events ARRAY JOIN reasons AS reason
-            WHERE type = 'thumbs' AND {f.where("ts", nullable=True)}
-                AND event_id IN (SELECT event_id FROM ratings_current)
+            SELECT ifNull({by}, '') AS version, reason, sum(sign) AS opinions
+            FROM events_log ARRAY JOIN reasons AS reason
+            WHERE {in_range}
+                AND event_id IN (
+                    SELECT event_id FROM ratings_current
+                    WHERE (tenant_id, message_id) IN (
+                        SELECT tenant_id, ifNull(message_id, '') FROM events_log WHERE {in_range}
+                    )
+                )
             GROUP BY version, reason
+            HAVING opinions != 0
             ORDER BY version, opinions DESC, reason"""
     return Query(sql, f.parameters())
 
