@@ -234,21 +234,33 @@ def worst_responses(f: Filters, limit: int, pool: int) -> Query:
     merge every row of the range): the ``pool`` responses with the most negative signals are the
     candidates, their current opinions come from ``ratings_current`` and decide the order."""
     counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
+    # Two passes keep the memory small over millions of responses: the first ranks every response
+    # of the range by a 64-bit key and four numbers; the second reads the pool's ids and counts.
+    where = f.where("ts", nullable=True)
     sql = f"""
-        WITH candidates AS (
+        WITH ranked AS (
+            SELECT cityHash64(tenant_id, message_id) AS key,
+                sum(sign * (type = 'thumbs' AND thumb = 'down'))
+                    + sum(sign * (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2)) AS negative,
+                sum(sign * (type IN ('regenerate', 'rephrase'))) AS retries,
+                sum(sign * (type = 'thumbs' AND thumb = 'up')) AS positive,
+                max(ts) AS last
+            FROM events_log
+            WHERE message_id IS NOT NULL AND {where}
+            GROUP BY key
+            HAVING sum(sign) > 0
+            ORDER BY negative DESC, retries DESC, positive ASC, last DESC, key
+            LIMIT {{pool:UInt32}}
+        ),
+        candidates AS (
             SELECT tenant_id, assumeNotNull(message_id) AS message_id,
                 anyIf(trace_id, trace_id IS NOT NULL) AS trace_id,
                 toUnixTimestamp(min(ts)) AS first_signal, toUnixTimestamp(max(ts)) AS last_signal,
-                {counts},
-                sum(sign * (type = 'thumbs' AND thumb = 'down'))
-                    + sum(sign * (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2)) AS negative,
-                sum(sign * (type = 'thumbs' AND thumb = 'up')) AS positive
+                {counts}
             FROM events_log
-            WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)}
+            WHERE message_id IS NOT NULL AND {where}
+                AND cityHash64(tenant_id, message_id) IN (SELECT key FROM ranked)
             GROUP BY tenant_id, message_id
-            HAVING sum(sign) > 0
-            ORDER BY negative DESC, regenerates + rephrases DESC, positive ASC, last_signal DESC, message_id
-            LIMIT {{pool:UInt32}}
         ),
         opinions AS (
             SELECT tenant_id, message_id,
