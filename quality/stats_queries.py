@@ -10,7 +10,7 @@ same text the API runs and hold its numbers to a hand-written query. Time ranges
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 # Bucket of a time series -> the ClickHouse expression of a row's bucket start (epoch seconds).
@@ -33,6 +33,11 @@ SIGNAL_COUNTS = {
 }
 
 
+# The range's bounds, bound as epoch seconds: no time zone of the client or the server in between.
+START = "toDateTime({start:UInt32}, 'UTC')"
+END = "toDateTime({end:UInt32}, 'UTC')"
+
+
 class Query(NamedTuple):
     sql: str
     parameters: dict[str, Any]
@@ -49,12 +54,17 @@ class Filters:
     bucket: Bucket = "hour"
 
     def parameters(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "tenant": self.tenant or "", **self.dimensions}
+        return {
+            "start": int(self.start.replace(tzinfo=UTC).timestamp()),
+            "end": int(self.end.replace(tzinfo=UTC).timestamp()),
+            "tenant": self.tenant or "",
+            **self.dimensions,
+        }
 
     def where(self, time_column: str, *, nullable: bool = False, versions: bool = True) -> str:
         """The WHERE condition; ``nullable`` for ``events`` (dimensions NULL without a trace),
         ``versions=False`` leaves the version filters out (first appearances)."""
-        conditions = [f"{time_column} >= {{start:DateTime}}", f"{time_column} < {{end:DateTime}}"]
+        conditions = [f"{time_column} >= {START}", f"{time_column} < {END}"]
         conditions += self.scope_conditions(nullable=nullable, versions=versions)
         return " AND ".join(conditions)
 
@@ -103,7 +113,7 @@ def first_appearances(f: Filters) -> Query:
     parts = [
         f"""SELECT '{kind}' AS kind, {kind} AS version, toUnixTimestamp(min(hour)) AS first
         FROM quality_hourly WHERE {scope} AND {kind} != '' GROUP BY {kind}
-        HAVING min(hour) >= {{start:DateTime}} AND min(hour) < {{end:DateTime}}"""
+        HAVING min(hour) >= {START} AND min(hour) < {END}"""
         for kind in VERSION_KINDS
     ]
     return Query(" UNION ALL ".join(parts) + " ORDER BY first, kind, version", f.parameters())
@@ -173,9 +183,7 @@ def signal_series(f: Filters) -> Query:
 
 def filter_values(f: Filters) -> Query:
     """The tenants and dimension values seen in the range (for the filter menus)."""
-    scope = "hour >= {start:DateTime} AND hour < {end:DateTime}" + (
-        " AND tenant_id = {tenant:String}" if f.tenant is not None else ""
-    )
+    scope = f"hour >= {START} AND hour < {END}" + (" AND tenant_id = {tenant:String}" if f.tenant is not None else "")
     parts = [f"SELECT 'tenant' AS name, toString(tenant_id) AS value FROM quality_hourly WHERE {scope}"]
     parts += [f"SELECT '{name}', toString({name}) FROM quality_hourly WHERE {scope}" for name in DIMENSIONS]
     return Query(
@@ -209,7 +217,7 @@ def newest_event(tenant: str | None) -> Query:
 def alerts(f: Filters, limit: int = 50) -> Query:
     """Alerts whose window overlaps the range (the ``alerts`` table, when it exists). A version or
     feature filter keeps the alerts about that value and those not about any value of it."""
-    conditions = ["window_end > {start:DateTime}", "window_start < {end:DateTime}"]
+    conditions = [f"window_end > {START}", f"window_start < {END}"]
     if f.tenant is not None:
         conditions.append("tenant_id = {tenant:String}")
     for name in DIMENSIONS:
