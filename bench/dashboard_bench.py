@@ -94,8 +94,10 @@ def _timed(call: Any, runs: int) -> float | str:
 def measure(path: str, sizes: DashboardSizes) -> dict[str, Any]:
     queries = ReadOnlyQueries(ClickHouseTarget(f"chdb://{path}"), "feedback")
     stats = Stats(queries.select)
-    any_thumb = "SELECT any(message_id) FROM events WHERE type = 'thumbs' AND tenant_id = {t:String}"
-    message = str(queries.select(any_thumb, {"t": TENANT}, ADMIN).result_rows[0][0])
+    any_thumb = "SELECT message_id, trace_id FROM events_log WHERE type = 'thumbs' AND tenant_id = {t:String} LIMIT 1"
+    message, trace = queries.select(any_thumb, {"t": TENANT}, ADMIN).result_rows[0]
+    # what the page asks when a response is opened from the list
+    opened = {"message_id": str(message), "trace_id": str(trace), "tenant": TENANT}
     timings: dict[str, float | str] = {}
     try:
         for scope_name, scope in (("admin", ADMIN), ("analyst", ReadScope(TENANT))):
@@ -107,7 +109,7 @@ def measure(path: str, sizes: DashboardSizes) -> dict[str, Any]:
                     )
             timings[f"{scope_name}/health"] = _timed(lambda scope=scope: stats.view("health", {}, scope), sizes.runs)
             timings[f"{scope_name}/response"] = _timed(
-                lambda scope=scope: stats.view("response", {"message_id": message}, scope), sizes.runs
+                lambda scope=scope: stats.view("response", opened, scope), sizes.runs
             )
     finally:
         queries.close()

@@ -312,7 +312,7 @@ class Stats:
     def responses(self, params: Mapping[str, str], scope: ReadScope) -> dict[str, Any]:
         f = parse_filters(params, scope)
         limit = _int_param(params, "limit", 50, 1, MAX_LIST)
-        rows = self._rows(q.worst_responses(f, limit, pool=4 * limit), scope)
+        rows = self._worst(f, limit, scope)
         trace_ids = [row["trace_id"] for row in rows if row["trace_id"]]
         traces, given = {}, {}
         if trace_ids:
@@ -328,6 +328,33 @@ class Stats:
             row["reasons"] = sorted(said.get("reasons", []))
             row["comments"] = said.get("comments", [])
         return {"range": self._range(f), "responses": rows}
+
+    def _worst(self, f: q.Filters, limit: int, scope: ReadScope) -> list[dict[str, Any]]:
+        """Worst first: most negative current opinions (thumbs down, ratings of 1-2), then most
+        regenerates and rephrases, then fewest thumbs up, then the latest. Three small queries
+        (candidates, their signals, their current opinions): inlined CTEs would recompute."""
+        keys = [row[0] for row in self._select(*q.worst_candidates(f, 4 * limit), scope).result_rows]
+        if not keys:
+            return []
+        rows = self._rows(q.candidate_signals(f, keys), scope)
+        opinions = {
+            (o["tenant_id"], o["message_id"]): o
+            for o in self._rows(q.current_opinions([r["message_id"] for r in rows], f.tenant), scope)
+        }
+        none = {"downs": 0, "ups": 0, "ratings": 0, "rating_sum": 0, "low_ratings": 0}
+        for row in rows:
+            opinion = opinions.get((row["tenant_id"], row["message_id"]), none)
+            row.update({name: opinion[name] for name in none})
+        rows.sort(
+            key=lambda r: (
+                -(r["downs"] + r["low_ratings"]),
+                -(r["regenerates"] + r["rephrases"]),
+                r["ups"],
+                -r["last_signal"],
+                r["message_id"],
+            )
+        )
+        return rows[:limit]
 
     def response(self, params: Mapping[str, str], scope: ReadScope) -> dict[str, Any]:
         message_id = params.get("message_id") or ""

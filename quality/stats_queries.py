@@ -234,60 +234,54 @@ def alerts(f: Filters, limit: int = 50) -> Query:
     return Query(sql, {**f.parameters(), "limit": limit})
 
 
-def worst_responses(f: Filters, limit: int, pool: int) -> Query:
-    """Responses with signals in the range, worst first: most negative current opinions (thumbs
-    down, ratings of 1-2), then most regenerates and rephrases, then fewest thumbs up.
-
-    Read as signed sums of ``events_log`` (what ``events`` shows, without its FINAL, which would
-    merge every row of the range): the ``pool`` responses with the most negative signals are the
-    candidates, their current opinions come from ``ratings_current`` and decide the order."""
-    counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
-    # Two passes keep the memory small over millions of responses: the first ranks every response
-    # of the range by a 64-bit key and four numbers; the second reads the pool's ids and counts.
-    where = f.where("ts", nullable=True)
+def worst_candidates(f: Filters, pool: int) -> Query:
+    """The first pass of the worst-first list: every response of the range ranked by a 64-bit key
+    and four signed sums of ``events_log`` (what ``events`` shows, without the FINAL that would
+    merge every row), so the memory stays small over millions of responses. The ``pool`` keys
+    with the most negative signals are the candidates."""
     sql = f"""
-        WITH ranked AS (
-            SELECT cityHash64(tenant_id, message_id) AS key,
-                sum(sign * (type = 'thumbs' AND thumb = 'down'))
-                    + sum(sign * (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2)) AS negative,
-                sum(sign * (type IN ('regenerate', 'rephrase'))) AS retries,
-                sum(sign * (type = 'thumbs' AND thumb = 'up')) AS positive,
-                max(ts) AS last
-            FROM events_log
-            WHERE message_id IS NOT NULL AND {where}
-            GROUP BY key
-            HAVING sum(sign) > 0
-            ORDER BY negative DESC, retries DESC, positive ASC, last DESC, key
-            LIMIT {{pool:UInt32}}
-        ),
-        candidates AS (
-            SELECT tenant_id, assumeNotNull(message_id) AS message_id,
-                anyIf(trace_id, trace_id IS NOT NULL) AS trace_id,
-                toUnixTimestamp(min(ts)) AS first_signal, toUnixTimestamp(max(ts)) AS last_signal,
-                {counts}
-            FROM events_log
-            WHERE message_id IS NOT NULL AND {where}
-                AND cityHash64(tenant_id, message_id) IN (SELECT key FROM ranked)
-            GROUP BY tenant_id, message_id
-        ),
-        opinions AS (
-            SELECT tenant_id, message_id,
-                countIf(thumb = 'down') AS downs, countIf(thumb = 'up') AS ups,
-                countIf(rating > 0) AS ratings, sumIf(rating, rating > 0) AS rating_sum,
-                countIf(rating > 0 AND rating <= 2) AS low_ratings
-            FROM ratings_current
-            WHERE (tenant_id, message_id) IN (SELECT tenant_id, message_id FROM candidates)
-            GROUP BY tenant_id, message_id
-        )
-        SELECT c.tenant_id AS tenant_id, c.message_id AS message_id, c.trace_id AS trace_id,
-            c.first_signal AS first_signal, c.last_signal AS last_signal,
-            o.downs AS downs, o.ups AS ups, o.ratings AS ratings, o.rating_sum AS rating_sum,
-            o.low_ratings AS low_ratings,
-            {", ".join(f"c.{name} AS {name}" for name in SIGNAL_COUNTS.values())}
-        FROM candidates AS c LEFT JOIN opinions AS o ON o.tenant_id = c.tenant_id AND o.message_id = c.message_id
-        ORDER BY downs + low_ratings DESC, regenerates + rephrases DESC, ups ASC, last_signal DESC, message_id
-        LIMIT {{limit:UInt32}}"""
-    return Query(sql, {**f.parameters(), "limit": limit, "pool": pool})
+        SELECT cityHash64(tenant_id, message_id) AS key
+        FROM events_log
+        WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)}
+        GROUP BY key
+        HAVING sum(sign) > 0
+        ORDER BY sum(sign * (type = 'thumbs' AND thumb = 'down'))
+                + sum(sign * (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2)) DESC,
+            sum(sign * (type IN ('regenerate', 'rephrase'))) DESC,
+            sum(sign * (type = 'thumbs' AND thumb = 'up')) ASC,
+            max(ts) DESC, key
+        LIMIT {{pool:UInt32}}"""
+    return Query(sql, {**f.parameters(), "pool": pool})
+
+
+def candidate_signals(f: Filters, keys: list[int]) -> Query:
+    """The candidates' ids, trace and signal counts in the range."""
+    counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
+    sql = f"""
+        SELECT tenant_id, assumeNotNull(message_id) AS message_id,
+            anyIf(trace_id, trace_id IS NOT NULL) AS trace_id,
+            toUnixTimestamp(min(ts)) AS first_signal, toUnixTimestamp(max(ts)) AS last_signal,
+            {counts}
+        FROM events_log
+        WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)}
+            AND cityHash64(tenant_id, message_id) IN {{keys:Array(UInt64)}}
+        GROUP BY tenant_id, message_id
+        HAVING sum(sign) > 0"""
+    return Query(sql, {**f.parameters(), "keys": keys})
+
+
+def current_opinions(message_ids: list[str], tenant: str | None) -> Query:
+    """Current opinions per response: thumbs up and down, ratings and the low ones (1-2)."""
+    tenant_filter = " AND tenant_id = {tenant:String}" if tenant is not None else ""
+    sql = f"""
+        SELECT tenant_id, message_id,
+            countIf(thumb = 'down') AS downs, countIf(thumb = 'up') AS ups,
+            countIf(rating > 0) AS ratings, sumIf(rating, rating > 0) AS rating_sum,
+            countIf(rating > 0 AND rating <= 2) AS low_ratings
+        FROM ratings_current
+        WHERE message_id IN {{messages:Array(String)}}{tenant_filter}
+        GROUP BY tenant_id, message_id"""
+    return Query(sql, {"messages": message_ids, "tenant": tenant or ""})
 
 
 def reasons_and_comments(trace_ids: list[str], message_ids: list[str], tenant: str | None) -> Query:
