@@ -339,7 +339,7 @@ class Stats:
         rows = self._rows(q.candidate_signals(f, keys), scope)
         opinions = {
             (o["tenant_id"], o["message_id"]): o
-            for o in self._rows(q.current_opinions([r["message_id"] for r in rows], f.tenant), scope)
+            for o in self._rows(q.current_opinions([(r["tenant_id"], r["message_id"]) for r in rows]), scope)
         }
         none = {"downs": 0, "ups": 0, "ratings": 0, "rating_sum": 0, "low_ratings": 0}
         for row in rows:

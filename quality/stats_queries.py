@@ -270,18 +270,18 @@ def candidate_signals(f: Filters, keys: list[int]) -> Query:
     return Query(sql, {**f.parameters(), "keys": keys})
 
 
-def current_opinions(message_ids: list[str], tenant: str | None) -> Query:
-    """Current opinions per response: thumbs up and down, ratings and the low ones (1-2)."""
-    tenant_filter = " AND tenant_id = {tenant:String}" if tenant is not None else ""
-    sql = f"""
+def current_opinions(responses: list[tuple[str, str]]) -> Query:
+    """Current opinions of these (tenant, message) responses: thumbs up and down, ratings and the
+    low ones (1-2). By tenant and message: the prefix of ratings_current's sort order."""
+    sql = """
         SELECT tenant_id, message_id,
             countIf(thumb = 'down') AS downs, countIf(thumb = 'up') AS ups,
             countIf(rating > 0) AS ratings, sumIf(rating, rating > 0) AS rating_sum,
             countIf(rating > 0 AND rating <= 2) AS low_ratings
         FROM ratings_current
-        WHERE message_id IN {{messages:Array(String)}}{tenant_filter}
+        WHERE (tenant_id, message_id) IN {responses:Array(Tuple(String, String))}
         GROUP BY tenant_id, message_id"""
-    return Query(sql, {"messages": message_ids, "tenant": tenant or ""})
+    return Query(sql, {"responses": responses})
 
 
 def reasons_and_comments(trace_ids: list[str], message_ids: list[str], tenant: str | None) -> Query:

@@ -100,7 +100,7 @@ def test_every_query_is_parameterised_never_formatted_with_values() -> None:
         q.filter_values(f),
         q.alerts(f),
         q.worst_candidates(f, 40),
-        q.current_opinions([hostile], hostile),
+        q.current_opinions([(hostile, hostile)]),
         q.reasons_and_comments([hostile], [hostile], hostile),
         q.traces_of([hostile], hostile, 100),
         q.response_events(hostile, hostile, "event_id", hostile),
