@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only collector|worker|freshness|alerts] [--profile DIR]``."""
+"""``python -m bench [--quick] [--only collector|worker|freshness|export|alerts|dashboard] [--profile DIR]``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import alerts_bench, collector_bench, export_bench, freshness_bench, worker_bench
+from bench import alerts_bench, collector_bench, dashboard_bench, export_bench, freshness_bench, worker_bench
 from bench.config import FULL, QUICK, Sizes
 from bench.profiling import Profiler
 from bench.report import RESULTS, finish, load_previous, merge, print_results
 from runtime.logs import configure_logging
 
-STAGES = ("collector", "worker", "freshness", "export", "alerts")
+STAGES = ("collector", "worker", "freshness", "export", "alerts", "dashboard")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -45,6 +45,8 @@ def stage_runner(stage: str, sizes: Sizes, profiler: Profiler | None) -> Callabl
         return lambda: export_bench.run(sizes.export_events)
     if stage == "alerts":
         return lambda: alerts_bench.run(sizes.alert_seeds)
+    if stage == "dashboard":
+        return lambda: dashboard_bench.run(sizes.dashboard)
     return lambda: freshness_bench.run(sizes.freshness)
 
 

@@ -33,12 +33,21 @@ class FreshnessSizes:
 
 
 @dataclass(frozen=True)
+class DashboardSizes:
+    events: int  # in the database when the dashboard's queries are timed
+    seed_events: int  # made by bench.data; the rest are copies made in SQL
+    copies_per_insert: int
+    runs: int  # timed runs per view (the median is reported), after one warm-up
+
+
+@dataclass(frozen=True)
 class Sizes:
     collector: CollectorSizes
     worker: WorkerSizes
     freshness: FreshnessSizes
     export_events: tuple[int, ...]  # feedback exported, small then large: the peak memory should not grow
     alert_seeds: int  # seeded simulation runs per alert scenario
+    dashboard: DashboardSizes = DashboardSizes(events=10_000_000, seed_events=40_000, copies_per_insert=25, runs=3)
 
 
 FULL = Sizes(
@@ -65,6 +74,7 @@ QUICK = Sizes(
     ),
     export_events=(20_000, 200_000),
     alert_seeds=10,
+    dashboard=DashboardSizes(events=1_000_000, seed_events=20_000, copies_per_insert=25, runs=3),
 )  # fmt: skip
 
 
@@ -93,4 +103,5 @@ TARGETS = (
     Target("collector_peak_rss_mb", "collector peak RSS MB", 300, False),
     Target("worker_peak_rss_mb", "worker peak RSS MB", 300, False),
     Target("export_rss_ratio", "export peak RSS, large / small", 1.25, False),
+    Target("dashboard_slowest_view_ms", "slowest dashboard view ms", 1_000, False),
 )

@@ -38,6 +38,9 @@ KEYS = (
     "alerts_regenerate_detected_rate",
     "alerts_regenerate_at_first_check_rate",
     "alerts_regenerate_delay_min_p50",
+    "dashboard_events",
+    "dashboard_slowest_view_ms",
+    "dashboard_slowest_page_ms",
 )
 TARGET_OF: dict[str, Target] = {target.key: target for target in TARGETS}
 

@@ -25,7 +25,10 @@ from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore
 from producers.query import QueryService
+from producers.stats_api import stats_routes
+from quality.dashboard_stats import Stats
 from quality.loop import QualityLoop
+from quality.pipeline_health import KafkaHealth
 from runtime.clickhouse import EngineOwner
 from runtime.kafka import consumer_config, producer_config
 from runtime.settings import WORKER_TOPIC_KINDS, Settings
@@ -74,6 +77,16 @@ def start_quality_loop(settings: Settings, stop: threading.Event) -> threading.T
     return QualityLoop(settings, stop).start_in_thread()
 
 
+def kafka_health(settings: Settings) -> KafkaHealth:
+    """The dashboard's view of the workers' progress: their group's lag and the DLQ's size."""
+    return KafkaHealth(
+        settings.kafka_bootstrap,
+        settings.worker_group,
+        [settings.topic(kind) for kind in WORKER_TOPIC_KINDS],
+        settings.topic("dlq"),
+    )
+
+
 def make_collector(settings: Settings, with_query: bool = True) -> Collector:
     producer = DeliveryProducer(producer_config(settings), settings.produce_timeout_s, settings.retry_after_s)
     query = None
@@ -102,7 +115,13 @@ class CollectorServer:
         replay = Route("/v1/replay", ReplayEndpoint(settings, collector.keys).handle, methods=["POST"])
         rejoin = Route("/v1/rejoin", RejoinEndpoint(settings, collector.keys).handle, methods=["POST"])
         export = Route("/v1/export", ExportEndpoint(settings, collector.keys).route, methods=["POST"])
-        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, rejoin, export])
+        self.health = kafka_health(settings)
+        stats = (
+            stats_routes(collector.keys, Stats(collector.query_service.queries.select, self.health))
+            if collector.query_service is not None
+            else []
+        )
+        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, rejoin, export, *stats])
         config = uvicorn.Config(
             app,
             host=settings.http_host,
@@ -134,6 +153,7 @@ class CollectorServer:
             # Requests still waiting for acks were drained by uvicorn; flush whatever is queued.
             self.collector.producer.close()
             self.collector.keys.stop_watching()
+            self.health.close()
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="collector", daemon=True)

@@ -310,7 +310,12 @@ def create_app(
         Route("/openapi.json", lambda _r: OrjsonResponse(openapi.document()), methods=["GET"]),
     ]
     if static_root is not None:
-        for prefix, folder in (("/demo", static_root / "demo"), ("/sdk", static_root / "dist")):
+        static = (
+            ("/demo", static_root / "demo"),
+            ("/dashboard", static_root / "dist" / "dashboard"),
+            ("/sdk", static_root / "dist"),
+        )
+        for prefix, folder in static:
             if folder.is_dir():
                 routes.append(Mount(prefix, app=StaticFiles(directory=folder, html=True), name=prefix.strip("/")))
     app = Starlette(routes=routes)

@@ -22,6 +22,12 @@ class QueryService:
     def __init__(self, target: ClickHouseTarget, database: str, limits: QueryLimits | None = None) -> None:
         self._queries = ReadOnlyQueries(target, database, limits)
 
+    @property
+    def queries(self) -> ReadOnlyQueries:
+        """The read-only sessions, for the product's own SELECTs (dashboard figures): one engine
+        client per process, shared with ``/v1/query``."""
+        return self._queries
+
     def run(self, sql: Any, scope: ReadScope = ADMIN) -> dict[str, Any]:
         try:
             return self._queries.run(sql, scope)
