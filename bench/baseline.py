@@ -23,11 +23,11 @@ from consumers.rows import TraceDims, event_row, trace_row
 from consumers.store import ClickHouseStore
 from producers.app import message_key
 from producers.intake import Intake, accept_events, accept_traces
-from producers.query import clickhouse_message
 from runtime.clickhouse import ClickHouseTarget
 from runtime.kafka import producer_config
 from runtime.logs import configure_logging
 from runtime.migrations import migrate
+from runtime.readonly_query import clickhouse_message
 from runtime.settings import Settings
 from schemas.serde import AvroDecoder, AvroEncoder
 from schemas.vocabulary import topic_kind

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
+from consumers.announcements import records_sql
 from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure
 from consumers.opinions import record_sql
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS
-from runtime.telemetry import SIGNAL_FIELDS
 from schemas.catalog import SchemaVersion
 from schemas.ocf import container
 from schemas.vocabulary import EVENT_TYPES, EXPLICIT_TYPES
@@ -157,7 +156,7 @@ class AvroStage:
 
 
 # With telemetry on: the batch's explicit events not stored yet are noted before the insert, and
-# read back after it (joined), so announcing them needs no slow path.
+# read back after it (joined, as OTLP records ClickHouse builds), so announcing them needs no slow path.
 ANNOUNCE = "feedback_announce_events"
 NOTE_NEW = f"""
 INSERT INTO {ANNOUNCE}
@@ -166,12 +165,6 @@ WHERE type IN ({", ".join(f"'{kind}'" for kind in sorted(EXPLICIT_TYPES))})
   AND (tenant_id, event_id) NOT IN
       (SELECT tenant_id, event_id FROM {{db}}.events_log
        WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {STAGE}))
-"""
-READ_NEW = f"""
-SELECT {{columns}} FROM {{db}}.events_log
-WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {ANNOUNCE}) AND sign = 1
-ORDER BY version DESC
-LIMIT 1 BY tenant_id, event_id
 """
 
 
@@ -185,7 +178,7 @@ class BulkEventWriter:
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {ANNOUNCE} (tenant_id String, event_id String) ENGINE = Memory"
             )
         self._note_new = NOTE_NEW.format(db=database)
-        self._read_new = READ_NEW.format(db=database, columns=", ".join(SIGNAL_FIELDS))
+        self._read_new = records_sql(database, f"(SELECT tenant_id, event_id FROM {ANNOUNCE})")
         self._insert = INSERT.format(
             db=database,
             stage=STAGE,
@@ -199,10 +192,11 @@ class BulkEventWriter:
             database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))"
         )
 
-    def write(self, framed: list[Framed]) -> list[dict[str, Any]]:
+    def write(self, framed: list[Framed]) -> list[str]:
         """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
         (How many were duplicates is not counted here: that would cost a second pass.) Returns the
-        explicit events newly stored, as stored (when asked to announce them; else nothing)."""
+        records of the explicit events newly stored (``consumers.announcements``), when asked to
+        announce them; else nothing."""
         self._stage.load(framed)
         if self._announce:
             self._stage.run(f"TRUNCATE TABLE {ANNOUNCE}")
@@ -215,4 +209,4 @@ class BulkEventWriter:
             result = self._client.query(self._read_new)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
-        return [dict(zip(SIGNAL_FIELDS, row, strict=True)) for row in result.result_rows]
+        return [row[0] for row in result.result_rows]
