@@ -21,10 +21,10 @@ from runtime.local_kafka import LocalBroker
 from runtime.migrations import migrate
 from runtime.settings import Settings
 from runtime.telemetry import EVENT_NAME, FeedbackTelemetry, InMemorySink
-from schemas.serde import AvroDecoder
+from schemas.serde import AvroDecoder, AvroEncoder
 from tests.conftest import KEYS
 from tests.helpers import event, free_port, new_id, otlp_attributes, otlp_log_records, trace, wait_for
-from tests.integration.kafka_tools import produce_items
+from tests.integration.kafka_tools import group_lag, produce_items, produce_raw
 from tests.integration.processes import feedback_env, start_feedback
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
@@ -205,6 +205,60 @@ def test_an_otel_event_per_explicit_signal(kafka_settings: Settings, monkeypatch
     assert rated["feedback.rating"] == 5
     assert "feedback.thumb" not in rated  # absent values are left out
     assert "feedback.reasons" not in rated
+
+
+def test_the_slow_path_announces_what_it_stores_once(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = kafka_settings.model_copy(
+        update={"topic_prefix": f"otel-slow-{new_id()}.", "clickhouse_database": f"otel_slow_{new_id()}"}
+    )
+    ensure_topics(settings)
+    migrate(settings.clickhouse().connect(), settings.clickhouse_database)
+    conversation, trace_id = new_id("conv-"), new_id("trace-")
+    good = event(
+        "thumbs", conversation_id=conversation, trace_id=trace_id, value="up", reasons=["useful"], comment="great"
+    )
+    produce_items(settings, [], [trace(trace_id, conversation, model="slow-model")])
+    # a record that breaks the contract, then a good one, in one batch: the batch takes the slow path
+    bogus = AvroEncoder("event").encode(_avro_event(conversation, type="bogus"))
+    produce_raw(settings, settings.topic("explicit"), bogus, f"acme/{conversation}".encode())
+    produce_items(settings, [good], [])
+    produce_items(settings, [good], [])  # sent twice: announced once
+    slow_paths: list[int] = []
+    one_by_one = Events.one_by_one
+    monkeypatch.setattr(Events, "one_by_one", lambda step, batch: (slow_paths.append(1), one_by_one(step, batch)))
+    sink = InMemorySink()
+    stop = threading.Event()
+    worker = make_worker(settings, settings.clickhouse().connect(), stop=stop, telemetry=FeedbackTelemetry(sink))
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(otlp_log_records(sink.requests)) >= 1, 30, what="the OTel event")
+        wait_for(lambda: group_lag(settings, settings.worker_group) == 0, 30, what="the worker caught up")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert slow_paths  # the contract break sent the batch one by one
+    records = otlp_log_records(sink.requests)
+    assert len(records) == 1
+    attributes = otlp_attributes(records[0])
+    assert records[0].event_name == EVENT_NAME
+    assert attributes["feedback.event_id"] == good["event_id"]
+    assert attributes["feedback.thumb"] == "up"
+    assert attributes["feedback.has_comment"] is True
+    assert attributes["gen_ai.request.model"] == "slow-model"
+    assert attributes["feedback.trace_joined"] is True
+
+
+def _avro_event(conversation: str, **fields: Any) -> dict[str, Any]:
+    now = int(time.time() * 1000)
+    return {
+        "event_id": new_id(), "tenant_id": "acme", "type": "thumbs",
+        "timestamp": now, "sent_at": None, "received_at": now, "ts": now, "conversation_id": conversation,
+        "trace_id": "t", "message_id": "m", "turn_id": None, "response_id": None, "session_id": None,
+        "user_id": None, "value": "up", "reasons": [], "comment": None, "edited_text": None,
+        "edit_distance": None, "copied_chars": None, "attempt": None, "dwell_ms": None, "properties": {},
+        **fields,
+    }  # fmt: skip
 
 
 @pytest.fixture
