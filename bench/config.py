@@ -21,6 +21,7 @@ class WorkerSizes:
     events: int
     batch: int  # messages per insert in the baseline (the worker's FEEDBACK_BATCH_MAX_MESSAGES)
     timeout_s: float
+    telemetry_rounds: int  # worker runs without, then with telemetry, alternated this many times
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ FULL = Sizes(
         warmup_s=3, duration_s=20, concurrency=32, client_processes=2, bodies_per_client=400,
         batch_size=100, baseline_events=200_000,
     ),
-    worker=WorkerSizes(events=200_000, batch=20_000, timeout_s=120),
+    worker=WorkerSizes(events=200_000, batch=20_000, timeout_s=120, telemetry_rounds=3),
     freshness=FreshnessSizes(
         events_per_s=5000, batch_size=100, duration_s=25, poll_interval_s=0.05, drain_timeout_s=20
     ),
@@ -68,7 +69,7 @@ QUICK = Sizes(
         warmup_s=1, duration_s=5, concurrency=16, client_processes=1, bodies_per_client=100,
         batch_size=100, baseline_events=30_000,
     ),
-    worker=WorkerSizes(events=20_000, batch=5000, timeout_s=45),
+    worker=WorkerSizes(events=20_000, batch=5000, timeout_s=45, telemetry_rounds=1),
     freshness=FreshnessSizes(
         events_per_s=5000, batch_size=100, duration_s=6, poll_interval_s=0.05, drain_timeout_s=10
     ),
@@ -99,6 +100,7 @@ TARGETS = (
     Target("collector_ratio", "collector / baseline", 0.7, True),
     Target("worker_events_per_s", "worker events/s", 60_000, True),
     Target("worker_ratio", "worker / baseline", 0.5, True),
+    Target("worker_telemetry_ratio", "worker with / without telemetry", 0.9, True),
     Target("freshness_p99_ms", "freshness p99 ms", 2_000, False),
     Target("collector_peak_rss_mb", "collector peak RSS MB", 300, False),
     Target("worker_peak_rss_mb", "worker peak RSS MB", 300, False),

@@ -24,6 +24,7 @@ KEYS = (
     "worker_events_per_s",
     "baseline_insert_events_per_s",
     "worker_ratio",
+    "worker_telemetry_ratio",
     "freshness_p50_ms",
     "freshness_p99_ms",
     "collector_peak_rss_mb",

@@ -25,7 +25,7 @@ class Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     traces: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[tuple[Message, InvalidMessage]] = field(default_factory=list)
-    announced: list[dict[str, Any]] = field(default_factory=list)  # explicit events newly stored, as stored
+    announced: list[str] = field(default_factory=list)  # records of the explicit events newly stored
     rejoin_rows: list[Row] = field(default_factory=list)
     trace_rows: list[Row] = field(default_factory=list)
     duplicates: int = 0

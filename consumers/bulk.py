@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
+from consumers.announcements import RECORD
 from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure
 from consumers.opinions import record_sql
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS
-from runtime.telemetry import SIGNAL_FIELDS
 from schemas.catalog import SchemaVersion
 from schemas.ocf import container
 from schemas.vocabulary import EVENT_TYPES, EXPLICIT_TYPES
@@ -66,7 +65,7 @@ WHERE tenant_id = '' OR event_id = '' OR conversation_id = '' OR type NOT IN ({T
    OR {out_of_range_sql("event", STAGE_COLUMNS)}
 """
 INSERT = """
-INSERT INTO {db}.events_log ({columns})
+INSERT INTO {target} ({columns})
 SELECT
     s.tenant_id, s.event_id, s.type, s.timestamp, s.sent_at, s.received_at, s.ts, s.conversation_id,
     s.trace_id, s.message_id, s.turn_id, s.response_id, s.session_id, s.user_id, s.anonymous_id,
@@ -156,23 +155,11 @@ class AvroStage:
             raise Backpressure(f"ClickHouse refused {sql.split(maxsplit=1)[0]}: {exc}") from exc
 
 
-# With telemetry on: the batch's explicit events not stored yet are noted before the insert, and
-# read back after it (joined), so announcing them needs no slow path.
-ANNOUNCE = "feedback_announce_events"
-NOTE_NEW = f"""
-INSERT INTO {ANNOUNCE}
-SELECT DISTINCT tenant_id, event_id FROM {STAGE}
-WHERE type IN ({", ".join(f"'{kind}'" for kind in sorted(EXPLICIT_TYPES))})
-  AND (tenant_id, event_id) NOT IN
-      (SELECT tenant_id, event_id FROM {{db}}.events_log
-       WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {STAGE}))
-"""
-READ_NEW = f"""
-SELECT {{columns}} FROM {{db}}.events_log
-WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {ANNOUNCE}) AND sign = 1
-ORDER BY version DESC
-LIMIT 1 BY tenant_id, event_id
-"""
+# With telemetry on, the batch's new rows go to a session-local table first, then from it into
+# events_log, and ClickHouse builds the records of the explicit ones from it: announcing them needs
+# no slow path and no lookup of what was stored.
+FRESH = "feedback_fresh_events"
+EXPLICIT = ", ".join(f"'{kind}'" for kind in sorted(EXPLICIT_TYPES))
 
 
 class BulkEventWriter:
@@ -180,13 +167,16 @@ class BulkEventWriter:
         self._client = client
         self._announce = announce
         self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
+        columns = ", ".join(EVENT_COLUMNS)
         if announce:
             self._stage.run(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {ANNOUNCE} (tenant_id String, event_id String) ENGINE = Memory"
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {FRESH} ENGINE = Memory "
+                f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
             )
-        self._note_new = NOTE_NEW.format(db=database)
-        self._read_new = READ_NEW.format(db=database, columns=", ".join(SIGNAL_FIELDS))
+        self._keep_fresh = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {FRESH}"
+        self._read_fresh = f"SELECT {RECORD} FROM {FRESH} WHERE type IN ({EXPLICIT})"
         self._insert = INSERT.format(
+            target=FRESH if announce else f"{database}.events_log",
             db=database,
             stage=STAGE,
             columns=", ".join(EVENT_COLUMNS),
@@ -199,20 +189,22 @@ class BulkEventWriter:
             database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))"
         )
 
-    def write(self, framed: list[Framed]) -> list[dict[str, Any]]:
+    def write(self, framed: list[Framed]) -> list[str]:
         """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
         (How many were duplicates is not counted here: that would cost a second pass.) Returns the
-        explicit events newly stored, as stored (when asked to announce them; else nothing)."""
+        records of the explicit events newly stored (``consumers.announcements``), when asked to
+        announce them; else nothing."""
         self._stage.load(framed)
-        if self._announce:
-            self._stage.run(f"TRUNCATE TABLE {ANNOUNCE}")
-            self._stage.run(self._note_new)
-        self._stage.run(self._insert)
-        self._stage.run(self._opinions)
         if not self._announce:
+            self._stage.run(self._insert)
+            self._stage.run(self._opinions)
             return []
+        self._stage.run(f"TRUNCATE TABLE {FRESH}")
+        self._stage.run(self._insert)
+        self._stage.run(self._keep_fresh)  # one insert: the projections stay atomic with the rows
+        self._stage.run(self._opinions)
         try:
-            result = self._client.query(self._read_new)
+            result = self._client.query(self._read_fresh)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
-        return [dict(zip(SIGNAL_FIELDS, row, strict=True)) for row in result.result_rows]
+        return [row[0] for row in result.result_rows]

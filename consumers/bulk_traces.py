@@ -10,8 +10,6 @@ writes the old report's cancel row and the new one together.
 
 from __future__ import annotations
 
-from typing import Any
-
 from clickhouse_connect.driver.client import Client
 
 from consumers.bulk import AvroStage, BulkRefused, Framed
@@ -147,7 +145,7 @@ class BulkTraceWriter:
         self._rejoin = REJOIN.format(db=database)
         self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
 
-    def write(self, framed: list[Framed]) -> list[dict[str, Any]]:
+    def write(self, framed: list[Framed]) -> list[str]:
         """Store the batch's new traces and rejoin the events waiting for them. Raises BulkRefused
         (a newer report of a stored trace: the slow path replaces it) or Backpressure."""
         self._stage.load(framed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from confluent_kafka import Message
@@ -25,8 +25,9 @@ class Step(Protocol):
 
 
 class BulkWriter(Protocol):
-    def write(self, framed: list[Framed]) -> list[dict[str, Any]]:
-        """Store the framed messages; returns the explicit events to announce (if asked to)."""
+    def write(self, framed: list[Framed]) -> list[str]:
+        """Store the framed messages; returns the records announcing the explicit events stored
+        (if asked to: ``consumers.announcements``)."""
         ...
 
 

@@ -19,13 +19,15 @@ from consumers.isolate import store_isolating
 from consumers.metrics import DUPLICATES, INSERTED
 from consumers.opinions import OPINION_TYPES
 from consumers.records import decode_one_by_one
-from consumers.rows import EVENT_COLUMNS, EVENT_INDEX, event_row
+from consumers.rows import EVENT_INDEX, event_row
 from consumers.store import Key
 from schemas.vocabulary import EXPLICIT_TYPES
 
 
 class Events(FastPathStep):
     kind = "events"
+    # whether the slow path reads back the records announcing what it stored (telemetry on)
+    announce = False
 
     def frames(self, batch: Batch) -> list[tuple[Message, Framed]]:
         return batch.event_frames
@@ -49,9 +51,10 @@ class Events(FastPathStep):
         rows = [event_row(e, dims.get((e["tenant_id"], e["trace_id"] or ""))) for e in fresh]
         rows = store_isolating(batch, "event", self._store.insert_events, rows, self._sink)
         self._store.record_opinions(key for key, event in unique.items() if event["type"] in OPINION_TYPES)
-        kind = EVENT_INDEX["type"]
-        batch.announced.extend(
-            dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows if row[kind] in EXPLICIT_TYPES
-        )
+        if self.announce:
+            kind, tenant, event_id = EVENT_INDEX["type"], EVENT_INDEX["tenant_id"], EVENT_INDEX["event_id"]
+            batch.announced.extend(
+                self._store.announcements((row[tenant], row[event_id]) for row in rows if row[kind] in EXPLICIT_TYPES)
+            )
         INSERTED.labels("events").inc(len(rows))
         DUPLICATES.inc(len(batch.events) - len(fresh))

@@ -150,6 +150,7 @@ def build_chain(
     bulk = BulkEventWriter(store.client, store.database, announce=announcing)
     stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
     events = Events(store, cache, decoders["event"], sink, bulk, stored)
+    events.announce = announcing
     traces = Traces(
         store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, sink, events)
     )

@@ -8,6 +8,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from consumers.announcements import records_sql
 from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure, RowsRefused
 from consumers.opinions import mend_sql, record_sql
@@ -73,6 +74,10 @@ class ClickHouseStore:
             return [list(row) for row in self.client.query(sql).result_rows]
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
+
+    def announcements(self, keys: Iterable[Key]) -> list[str]:
+        """The ``chat.feedback.submitted`` records of these stored events (``consumers.announcements``)."""
+        return [row[0] for row in self._rows(records_sql(self.database, KEYS), keys)]
 
     def stored_event_ids(self, keys: Iterable[Key]) -> set[Key]:
         rows = self._rows(

@@ -8,6 +8,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
 T = TypeVar("T")
 
 
@@ -74,3 +77,27 @@ def trace(trace_id: str, conversation_id: str, **fields: Any) -> dict[str, Any]:
     }
     base.update(fields)
     return base
+
+
+def otlp_log_records(requests: list[bytes]) -> list[Any]:
+    """The log records of OTLP/HTTP JSON export requests, decoded by the official protobuf classes
+    (which refuse anything that is not a valid ``ExportLogsServiceRequest``)."""
+    records = []
+    for body in requests:
+        request = json_format.Parse(body, ExportLogsServiceRequest())
+        for resource_logs in request.resource_logs:
+            for scope_logs in resource_logs.scope_logs:
+                records.extend(scope_logs.log_records)
+    return records
+
+
+def otlp_attributes(record: Any) -> dict[str, Any]:
+    """A decoded record's attributes as Python values (arrays as lists)."""
+
+    def value(any_value: Any) -> Any:
+        kind = any_value.WhichOneof("value")
+        if kind == "array_value":
+            return [value(item) for item in any_value.array_value.values]
+        return getattr(any_value, kind)
+
+    return {attribute.key: value(attribute.value) for attribute in record.attributes}

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Consumer
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 
 from consumers.events_step import Events
 from feedback.services import CollectorServer, make_collector, make_worker
@@ -21,11 +20,11 @@ from runtime.kafka import ensure_topics
 from runtime.local_kafka import LocalBroker
 from runtime.migrations import migrate
 from runtime.settings import Settings
-from runtime.telemetry import EVENT_NAME, FeedbackTelemetry
-from schemas.serde import AvroDecoder
+from runtime.telemetry import EVENT_NAME, FeedbackTelemetry, InMemorySink
+from schemas.serde import AvroDecoder, AvroEncoder
 from tests.conftest import KEYS
-from tests.helpers import event, free_port, new_id, trace, wait_for
-from tests.integration.kafka_tools import produce_items
+from tests.helpers import event, free_port, new_id, otlp_attributes, otlp_log_records, trace, wait_for
+from tests.integration.kafka_tools import group_lag, produce_items, produce_raw
 from tests.integration.processes import feedback_env, start_feedback
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
@@ -147,11 +146,9 @@ def test_an_otel_event_per_explicit_signal(kafka_settings: Settings, monkeypatch
     )
     ensure_topics(settings)
     migrate(settings.clickhouse().connect(), settings.clickhouse_database)
-    exporter = InMemoryLogRecordExporter()
+    sink = InMemorySink()
     stop = threading.Event()
-    worker = make_worker(
-        settings, settings.clickhouse().connect(), stop=stop, telemetry=FeedbackTelemetry(exporter, batch=False)
-    )
+    worker = make_worker(settings, settings.clickhouse().connect(), stop=stop, telemetry=FeedbackTelemetry(sink))
     thread = threading.Thread(target=worker.run, daemon=True)
     slow_paths: list[int] = []
     one_by_one = Events.one_by_one
@@ -173,28 +170,95 @@ def test_an_otel_event_per_explicit_signal(kafka_settings: Settings, monkeypatch
         produce_items(settings, [], [produced])
         rating = event("rating", conversation_id=conversation, trace_id=trace_id, value=5)
         produce_items(settings, [thumbs, rating, event("copy", conversation_id=conversation, trace_id=trace_id)], [])
-        wait_for(lambda: len(exporter.get_finished_logs()) >= 2, 30, what="two OTel events")
-        records = exporter.get_finished_logs()
+        wait_for(lambda: len(otlp_log_records(sink.requests)) >= 2, 30, what="two OTel events")
+        records = otlp_log_records(sink.requests)  # decoded by the official OTLP protobuf classes
     finally:
         stop.set()
         thread.join(30)
     assert slow_paths == []  # announcing does not cost the SQL fast path
     assert len(records) == 2  # the copy is implicit
-    by_type = {dict(r.log_record.attributes or {})["feedback.type"]: r.log_record for r in records}
+    by_type = {otlp_attributes(record)["feedback.type"]: record for record in records}
     emitted = by_type["thumbs"]
     assert emitted.event_name == EVENT_NAME
-    attributes = dict(emitted.attributes or {})
-    assert attributes["feedback.thumb"] == "down"
-    assert list(attributes["feedback.reasons"]) == ["slow"]
-    assert attributes["feedback.trace_id"] == trace_id
-    assert attributes["gen_ai.request.model"] == "otel-model"
-    assert attributes["feedback.model_version"] == "ov1"
-    assert attributes["feedback.prompt_version"] == "op7"
-    assert attributes["feedback.message_id"] == thumbs["message_id"]
-    assert attributes["feedback.latency_ms"] == 1234
-    assert attributes["feedback.tool_count"] == 2
-    assert attributes["feedback.retrieval_source_count"] == 3
-    assert dict(by_type["rating"].attributes or {})["feedback.rating"] == 5
+    assert emitted.time_unix_nano > 0
+    assert otlp_attributes(emitted) == {
+        "feedback.type": "thumbs",
+        "feedback.event_id": thumbs["event_id"],
+        "feedback.tenant_id": "acme",
+        "feedback.conversation_id": conversation,
+        "feedback.trace_id": trace_id,
+        "feedback.message_id": thumbs["message_id"],
+        "feedback.thumb": "down",
+        "feedback.reasons": ["slow"],
+        "feedback.has_comment": False,
+        "feedback.trace_joined": True,
+        "gen_ai.request.model": "otel-model",
+        "gen_ai.provider.name": produced["provider"],
+        "feedback.model_version": "ov1",
+        "feedback.prompt_version": "op7",
+        "feedback.feature": produced["feature"],
+        "feedback.latency_ms": 1234,
+        "feedback.tool_count": 2,
+        "feedback.retrieval_source_count": 3,
+    }
+    rated = otlp_attributes(by_type["rating"])
+    assert rated["feedback.rating"] == 5
+    assert "feedback.thumb" not in rated  # absent values are left out
+    assert "feedback.reasons" not in rated
+
+
+def test_the_slow_path_announces_what_it_stores_once(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = kafka_settings.model_copy(
+        update={"topic_prefix": f"otel-slow-{new_id()}.", "clickhouse_database": f"otel_slow_{new_id()}"}
+    )
+    ensure_topics(settings)
+    migrate(settings.clickhouse().connect(), settings.clickhouse_database)
+    conversation, trace_id = new_id("conv-"), new_id("trace-")
+    good = event(
+        "thumbs", conversation_id=conversation, trace_id=trace_id, value="up", reasons=["useful"], comment="great"
+    )
+    produce_items(settings, [], [trace(trace_id, conversation, model="slow-model")])
+    # a record that breaks the contract, then a good one, in one batch: the batch takes the slow path
+    bogus = AvroEncoder("event").encode(_avro_event(conversation, type="bogus"))
+    produce_raw(settings, settings.topic("explicit"), bogus, f"acme/{conversation}".encode())
+    produce_items(settings, [good], [])
+    produce_items(settings, [good], [])  # sent twice: announced once
+    slow_paths: list[int] = []
+    one_by_one = Events.one_by_one
+    monkeypatch.setattr(Events, "one_by_one", lambda step, batch: (slow_paths.append(1), one_by_one(step, batch)))
+    sink = InMemorySink()
+    stop = threading.Event()
+    worker = make_worker(settings, settings.clickhouse().connect(), stop=stop, telemetry=FeedbackTelemetry(sink))
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(otlp_log_records(sink.requests)) >= 1, 30, what="the OTel event")
+        wait_for(lambda: group_lag(settings, settings.worker_group) == 0, 30, what="the worker caught up")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert slow_paths  # the contract break sent the batch one by one
+    records = otlp_log_records(sink.requests)
+    assert len(records) == 1
+    attributes = otlp_attributes(records[0])
+    assert records[0].event_name == EVENT_NAME
+    assert attributes["feedback.event_id"] == good["event_id"]
+    assert attributes["feedback.thumb"] == "up"
+    assert attributes["feedback.has_comment"] is True
+    assert attributes["gen_ai.request.model"] == "slow-model"
+    assert attributes["feedback.trace_joined"] is True
+
+
+def _avro_event(conversation: str, **fields: Any) -> dict[str, Any]:
+    now = int(time.time() * 1000)
+    return {
+        "event_id": new_id(), "tenant_id": "acme", "type": "thumbs",
+        "timestamp": now, "sent_at": None, "received_at": now, "ts": now, "conversation_id": conversation,
+        "trace_id": "t", "message_id": "m", "turn_id": None, "response_id": None, "session_id": None,
+        "user_id": None, "value": "up", "reasons": [], "comment": None, "edited_text": None,
+        "edit_distance": None, "copied_chars": None, "attempt": None, "dwell_ms": None, "properties": {},
+        **fields,
+    }  # fmt: skip
 
 
 @pytest.fixture

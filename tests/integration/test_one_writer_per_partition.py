@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from pydantic import SecretStr
 
 from consumers.bulk import Framed
@@ -24,7 +23,7 @@ from producers.intake import accept_traces
 from runtime.kafka import ensure_topics
 from runtime.migrations import migrate
 from runtime.settings import Settings
-from runtime.telemetry import FeedbackTelemetry
+from runtime.telemetry import FeedbackTelemetry, InMemorySink
 from schemas.serde import AvroDecoder, AvroEncoder
 from tests.helpers import event, new_id, trace, wait_for
 from tests.integration.kafka_tools import group_lag, produce_items
@@ -110,9 +109,9 @@ def test_a_replay_racing_a_live_worker_that_is_behind_counts_everything_once(kaf
     events, traces = _workload(150)
     produce_items(settings, events, traces)  # all of it waits: the live worker is behind by everything
     stop = threading.Event()
-    # With telemetry on, the live worker takes the slow path (a lookup, then an insert): the
-    # widest check-then-insert window, against the replay's one-statement fast path.
-    telemetry = FeedbackTelemetry(InMemoryLogRecordExporter(), batch=False)
+    # With telemetry on, the live worker notes the new events, inserts, then reads them back: a
+    # wider check-then-insert window, against the replay's one-statement fast path.
+    telemetry = FeedbackTelemetry(InMemorySink())
     worker = make_worker(settings, settings.clickhouse().connect(), stop=stop, telemetry=telemetry)
     worker_thread = threading.Thread(target=worker.run, name="race-live-worker", daemon=True)
 
