@@ -7,8 +7,8 @@ from typing import Any
 
 from confluent_kafka import Message, TopicPartition
 
-from consumers.bulk import Framed
 from consumers.errors import InvalidMessage
+from consumers.frames import Framed
 from consumers.rows import Row
 
 

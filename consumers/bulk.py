@@ -11,7 +11,6 @@ current opinions follow, from what was stored (``consumers.opinions``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
@@ -19,6 +18,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 from consumers.announcements import RECORD
 from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure
+from consumers.frames import Framed
 from consumers.opinions import record_sql
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS
@@ -98,14 +98,6 @@ SETTINGS join_use_nulls = 1
 class BulkRefused(Exception):
     """ClickHouse could not read the batch, or a record breaks the contract: take the slow path,
     which finds the culprits one by one."""
-
-
-@dataclass(frozen=True)
-class Framed:
-    """An event message whose header named its writer schema; the body is still Avro."""
-
-    writer: SchemaVersion
-    body: bytes
 
 
 class AvroStage:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
-from consumers.bulk import AvroStage, BulkRefused, Framed
+from consumers.bulk import AvroStage, BulkRefused
+from consumers.frames import Framed
 from consumers.opinions import mend_sql
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS, TRACE_COLUMNS

@@ -1,73 +1,49 @@
-"""What every step of the worker's chain is, and the shape the traces and events steps share."""
+"""The worker's processing chain: decode → dead-letter → traces → write → events → announce → commit.
+
+Each step has one job and hands the batch to its ``next_step``: what a step is, in
+``consumers.step``; the steps, in ``consumers.steps``, ``consumers.traces_step`` and
+``consumers.events_step``. ``build_chain`` wires them.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
 
-import structlog
-from confluent_kafka import Message
-
-from consumers.batch import Batch
-from consumers.bulk import BulkRefused, Framed
-from consumers.metrics import INSERTED
-
-if TYPE_CHECKING:
-    from consumers.dlq import DeadLetterSink
-    from consumers.store import ClickHouseStore
-    from consumers.traces_step import TraceDimsCache
-    from schemas.serde import AvroDecoder
-
-log = structlog.get_logger(__name__)
-
-
-class Step(Protocol):
-    def submit(self, batch: Batch) -> None: ...
+from consumers.bulk import BulkEventWriter
+from consumers.bulk_traces import BulkTraceWriter
+from consumers.dlq import DeadLetters, DeadLetterSink
+from consumers.dlq_limit import DlqLimit
+from consumers.events_step import Events
+from consumers.step import Step
+from consumers.steps import Announce, DeadLetter, Decode, Write
+from consumers.store import ClickHouseStore
+from consumers.trace_dims_cache import TraceDimsCache
+from consumers.traces_step import Traces
+from runtime.telemetry import FeedbackTelemetry
+from schemas.registry import SchemaRegistry
+from schemas.serde import AvroDecoder
 
 
-class BulkWriter(Protocol):
-    def write(self, framed: list[Framed]) -> list[str]:
-        """Store the framed messages; returns the records announcing the explicit events stored
-        (if asked to: ``consumers.announcements``)."""
-        ...
-
-
-class FastPathStep:
-    """Writes a batch's framed messages of one kind in SQL when it can (``bulk``), and one by one
-    when it must (no fast path, or ClickHouse refused the batch)."""
-
-    kind = ""  # the table the metrics name: "events" or "traces"
-
-    def __init__(
-        self,
-        store: ClickHouseStore,
-        cache: TraceDimsCache,
-        decoder: AvroDecoder,
-        sink: DeadLetterSink,
-        bulk: BulkWriter | None,
-        next_step: Step,
-    ) -> None:
-        self._store = store
-        self._cache = cache
-        self._decoder = decoder
-        self._sink = sink
-        self._bulk = bulk
-        self.next_step = next_step
-
-    def frames(self, batch: Batch) -> list[tuple[Message, Framed]]:
-        raise NotImplementedError
-
-    def one_by_one(self, batch: Batch) -> None:
-        raise NotImplementedError
-
-    def submit(self, batch: Batch) -> None:
-        frames = self.frames(batch)
-        if frames:
-            try:
-                if self._bulk is None:
-                    raise BulkRefused("no fast path here (the rows are needed in Python)")
-                batch.announced.extend(self._bulk.write([framed for _, framed in frames]))
-                INSERTED.labels(self.kind).inc(len(frames))
-            except BulkRefused as refused:
-                log.info("worker.slow_path", kind=self.kind, reason=str(refused)[:300], messages=len(frames))
-                self.one_by_one(batch)
-        self.next_step.submit(batch)
+def build_chain(
+    store: ClickHouseStore,
+    dead_letters: DeadLetters | None,
+    subject_of_topic: Callable[[str], str],
+    last_step: Step,
+    registry: SchemaRegistry | None = None,
+    telemetry: FeedbackTelemetry | None = None,
+    dlq_limit: DlqLimit | None = None,
+) -> Step:
+    """The whole chain, built anew on every partition assignment; ``last_step`` commits.
+    With telemetry on, the fast path also reads back the explicit events it stored, to announce them."""
+    cache = TraceDimsCache(store)
+    sink = DeadLetterSink(dead_letters, dlq_limit)
+    decoders = {subject: AvroDecoder(subject, registry=registry) for subject in ("event", "trace")}
+    announcing = telemetry is not None and telemetry.enabled
+    bulk = BulkEventWriter(store.client, store.database, announce=announcing)
+    stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
+    events = Events(store, cache, decoders["event"], sink, bulk, stored)
+    events.announce = announcing
+    traces = Traces(
+        store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, sink, events)
+    )
+    return Decode(subject_of_topic, decoders, DeadLetter(sink, traces))

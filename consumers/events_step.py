@@ -13,13 +13,13 @@ from typing import Any
 from confluent_kafka import Message
 
 from consumers.batch import Batch
-from consumers.bulk import Framed
-from consumers.chain import FastPathStep
+from consumers.frames import Framed
 from consumers.isolate import store_isolating
 from consumers.metrics import DUPLICATES, INSERTED
 from consumers.opinions import OPINION_TYPES
 from consumers.records import decode_one_by_one
 from consumers.rows import EVENT_INDEX, event_row
+from consumers.step import FastPathStep
 from consumers.store import Key
 from schemas.vocabulary import EXPLICIT_TYPES
 

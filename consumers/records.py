@@ -6,8 +6,8 @@ from typing import Any
 
 from confluent_kafka import Message
 
-from consumers.bulk import Framed
 from consumers.errors import InvalidMessage
+from consumers.frames import Framed
 from schemas.bounds import out_of_range
 from schemas.errors import SchemaError
 from schemas.serde import AvroDecoder

@@ -19,9 +19,9 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, TopicPartition
 
 from consumers.batch import Batch
+from consumers.chain import build_chain
 from consumers.positions import Position, consume_range, resolve
 from consumers.replay_forward import forward, live_group_active
-from consumers.steps import build_chain
 from consumers.store import ClickHouseStore
 from consumers.write_locks import locks_of
 from runtime.kafka import consumer_config

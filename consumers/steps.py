@@ -1,6 +1,7 @@
-"""The worker's processing chain: decode → dead-letter → traces → write → events → announce → commit.
+"""The worker's steps that are not a fast-path step: decode, dead-letter, write, announce, commit.
 
-Each step has one job and hands the batch to its ``next_step``; ``build_chain`` wires them.
+Each has one job and hands the batch to its ``next_step``; ``consumers.chain`` wires them with the
+traces and events steps (``consumers.traces_step``, ``consumers.events_step``).
 """
 
 from __future__ import annotations
@@ -11,21 +12,15 @@ import structlog
 from confluent_kafka import Consumer, KafkaException
 
 from consumers.batch import Batch
-from consumers.bulk import BulkEventWriter, Framed
-from consumers.bulk_traces import BulkTraceWriter
-from consumers.chain import Step
-from consumers.dlq import DeadLetters, DeadLetterSink
-from consumers.dlq_limit import DlqLimit
+from consumers.dlq import DeadLetterSink
 from consumers.errors import Backpressure, InvalidMessage
-from consumers.events_step import Events
+from consumers.frames import Framed
 from consumers.isolate import store_isolating
 from consumers.metrics import INSERTED, LAG
+from consumers.step import Step
 from consumers.store import ClickHouseStore
-from consumers.traces_step import TraceDimsCache, Traces
 from runtime.telemetry import FeedbackTelemetry
-from schemas.catalog import SchemaVersion
 from schemas.errors import RegistryUnavailable, SchemaError
-from schemas.registry import SchemaRegistry
 from schemas.serde import AvroDecoder
 
 log = structlog.get_logger(__name__)
@@ -47,23 +42,19 @@ class Decode:
         for message in batch.messages:
             subject = self._subject_of_topic(str(message.topic()))
             payload = message.value()
+            if not payload:
+                batch.invalid.append((message, InvalidMessage("undecodable", "empty message value")))
+                continue
             try:
-                if not payload:
-                    raise InvalidMessage("undecodable", "empty message value")
-                writer, start = self._read_header(subject, payload)
-                frames = batch.event_frames if subject == "event" else batch.trace_frames
-                frames.append((message, Framed(writer, payload[start:])))
-            except InvalidMessage as error:
-                batch.invalid.append((message, error))
+                writer, start = self._decoders[subject].writer_of(payload)
+            except RegistryUnavailable as exc:
+                raise Backpressure(str(exc)) from exc
+            except SchemaError as exc:
+                batch.invalid.append((message, InvalidMessage("undecodable", str(exc))))
+                continue
+            frames = batch.event_frames if subject == "event" else batch.trace_frames
+            frames.append((message, Framed(writer, payload[start:])))
         self.next_step.submit(batch)
-
-    def _read_header(self, subject: str, payload: bytes) -> tuple[SchemaVersion, int]:
-        try:
-            return self._decoders[subject].writer_of(payload)
-        except RegistryUnavailable as exc:
-            raise Backpressure(str(exc)) from exc
-        except SchemaError as exc:
-            raise InvalidMessage("undecodable", str(exc)) from exc
 
 
 class DeadLetter:
@@ -130,28 +121,3 @@ class Commit:
                 error=str(exc),
                 offsets=[f"{o.topic}[{o.partition}]@{o.offset}" for o in offsets],
             )
-
-
-def build_chain(
-    store: ClickHouseStore,
-    dead_letters: DeadLetters | None,
-    subject_of_topic: Callable[[str], str],
-    last_step: Step,
-    registry: SchemaRegistry | None = None,
-    telemetry: FeedbackTelemetry | None = None,
-    dlq_limit: DlqLimit | None = None,
-) -> Step:
-    """The whole chain, built anew on every partition assignment; ``last_step`` commits.
-    With telemetry on, the fast path also reads back the explicit events it stored, to announce them."""
-    cache = TraceDimsCache(store)
-    sink = DeadLetterSink(dead_letters, dlq_limit)
-    decoders = {subject: AvroDecoder(subject, registry=registry) for subject in ("event", "trace")}
-    announcing = telemetry is not None and telemetry.enabled
-    bulk = BulkEventWriter(store.client, store.database, announce=announcing)
-    stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
-    events = Events(store, cache, decoders["event"], sink, bulk, stored)
-    events.announce = announcing
-    traces = Traces(
-        store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, sink, events)
-    )
-    return Decode(subject_of_topic, decoders, DeadLetter(sink, traces))

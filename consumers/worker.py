@@ -13,12 +13,13 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from consumers.batch import Batch
-from consumers.chain import Step
+from consumers.chain import build_chain
 from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit, DlqLimitExceeded
 from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
-from consumers.steps import Commit, build_chain
+from consumers.step import Step
+from consumers.steps import Commit
 from consumers.store import ClickHouseStore
 from consumers.write_locks import locks_of
 from runtime.telemetry import FeedbackTelemetry

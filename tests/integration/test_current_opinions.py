@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from consumers.bulk import BulkEventWriter, Framed
+from consumers.bulk import BulkEventWriter
+from consumers.frames import Framed
 from consumers.rows import event_row
 from consumers.store import ClickHouseStore
 from producers.intake import accept_events

@@ -12,8 +12,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from pydantic import SecretStr
 
-from consumers.bulk import Framed
 from consumers.bulk_traces import BulkTraceWriter
+from consumers.frames import Framed
 from consumers.positions import Position
 from consumers.rejoin import rejoin_all
 from consumers.replay import plan_slice, replay, through_live_group
