@@ -14,10 +14,12 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T], timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition") -> T:
+def wait_for(
+    check: Callable[[], T | None], timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"
+) -> T:
     """Poll until ``check`` returns something truthy; no fixed sleeps."""
     deadline = time.monotonic() + timeout_s
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = check()
         if last:
@@ -82,7 +84,7 @@ def trace(trace_id: str, conversation_id: str, **fields: Any) -> dict[str, Any]:
 def otlp_log_records(requests: list[bytes]) -> list[Any]:
     """The log records of OTLP/HTTP JSON export requests, decoded by the official protobuf classes
     (which refuse anything that is not a valid ``ExportLogsServiceRequest``)."""
-    records = []
+    records: list[Any] = []
     for body in requests:
         request = json_format.Parse(body, ExportLogsServiceRequest())
         for resource_logs in request.resource_logs:

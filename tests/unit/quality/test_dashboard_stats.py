@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.query import QueryResult
 
 from quality import stats_queries as q
 from quality.dashboard_stats import Stats, StatsRequestError, parse_filters, wilson_interval
@@ -117,12 +119,13 @@ def test_reasons_only_by_a_version_column() -> None:
         q.reasons_by_version(f, "tenant_id; DROP", "events")
 
 
-class FakeResult:
+class FakeResult(QueryResult):
     def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
         self.rows = rows
 
-    def named_results(self) -> list[dict[str, Any]]:
-        return self.rows
+    def named_results(self) -> Generator[dict[str, Any], None, None]:
+        yield from self.rows
 
     @property
     def result_rows(self) -> list[tuple[Any, ...]]:
