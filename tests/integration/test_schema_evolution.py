@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ from tests.integration.kafka_tools import produce_raw
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
-def _record(item: dict, received_via: str | None) -> dict:  # type: ignore[type-arg]
+def _record(item: dict[str, Any], received_via: str | None) -> dict[str, Any]:
     record = accept_events([item], None, "acme", int(time.time() * 1000)).records[0]
     if received_via is None:
         del record["received_via"]  # what a v1 producer wrote

@@ -259,7 +259,7 @@ def test_messages_text(messages: Any, last_user_only: bool, text: str | None) ->
 def http() -> tuple[TestClient, AckingProducer]:
     keys = KeyStore.load(Path(__file__).parent / "keys.sample.json")
     producer = AckingProducer()
-    app = create_app(Collector(Settings(rate_limit_key_per_s=0, rate_limit_user_per_s=0), keys, producer))  # type: ignore[arg-type]
+    app = create_app(Collector(Settings(rate_limit_key_per_s=0, rate_limit_user_per_s=0), keys, producer))
     return TestClient(app), producer
 
 

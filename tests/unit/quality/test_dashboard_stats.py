@@ -18,12 +18,18 @@ NOW = datetime(2026, 11, 29, 14, 25, tzinfo=UTC)
 
 def test_wilson_interval_matches_the_textbook() -> None:
     assert wilson_interval(0, 0) is None
-    low, high = wilson_interval(0, 10)  # type: ignore[misc]
+    interval = wilson_interval(0, 10)
+    assert interval is not None
+    low, high = interval
     assert low == 0.0
     assert high == pytest.approx(0.2775, abs=1e-4)
-    low, high = wilson_interval(5, 10)  # type: ignore[misc]
+    interval = wilson_interval(5, 10)
+    assert interval is not None
+    low, high = interval
     assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
-    low, high = wilson_interval(10, 10)  # type: ignore[misc]
+    interval = wilson_interval(10, 10)
+    assert interval is not None
+    low, high = interval
     assert high == pytest.approx(1.0)
     assert low == pytest.approx(0.7225, abs=1e-4)
 
@@ -187,7 +193,9 @@ def test_quality_view_adds_rates_intervals_and_totals() -> None:
 def test_unknown_views_answer_none_and_optional_tables_degrade() -> None:
     stats = Stats(FakeEngine({"quality_hourly": [], "max(received_at)": [{"newest": 0, "events": 0}]}))
     assert stats.view("nope", {}, ADMIN) is None
-    assert stats.view("alerts", {}, ADMIN)["available"] is False  # type: ignore[index]
+    alerts = stats.view("alerts", {}, ADMIN)
+    assert alerts is not None
+    assert alerts["available"] is False
     reasons = stats.view("reasons", {}, ADMIN)
     assert reasons is not None
     assert reasons["source"] == "events"
