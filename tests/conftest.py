@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.client import Client
+from pydantic import SecretStr
 
 from runtime.local_kafka import LocalBroker
 from runtime.logs import configure_logging
@@ -94,7 +96,7 @@ def base_settings(session_dir: Path, keys_file: Path) -> Settings:
     """Unique topics per session; ClickHouse from FEEDBACK_CLICKHOUSE_URL or a session chdb engine."""
     clickhouse_url = os.environ.get("FEEDBACK_CLICKHOUSE_URL", f"chdb://{session_dir / 'clickhouse'}")
     return Settings(
-        clickhouse_url=clickhouse_url,
+        clickhouse_url=SecretStr(clickhouse_url),
         clickhouse_database=f"test_{uuid.uuid4().hex[:8]}",
         keys_file=keys_file,
         topic_prefix=f"test-{uuid.uuid4().hex[:8]}.",
@@ -115,7 +117,7 @@ def kafka_settings(request: pytest.FixtureRequest, broker_bootstrap: str, base_s
 
 
 @pytest.fixture
-def clickhouse(request: pytest.FixtureRequest, base_settings: Settings):  # type: ignore[no-untyped-def]
+def clickhouse(request: pytest.FixtureRequest, base_settings: Settings) -> Client:
     _guard(request, "clickhouse")
     client = base_settings.clickhouse().connect()
     migrate(client, base_settings.clickhouse_database)

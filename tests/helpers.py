@@ -10,14 +10,18 @@ from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T], timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition") -> T:
+def wait_for(
+    check: Callable[[], T | None], timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"
+) -> T:
     """Poll until ``check`` returns something truthy; no fixed sleeps."""
     deadline = time.monotonic() + timeout_s
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = check()
         if last:
@@ -79,10 +83,10 @@ def trace(trace_id: str, conversation_id: str, **fields: Any) -> dict[str, Any]:
     return base
 
 
-def otlp_log_records(requests: list[bytes]) -> list[Any]:
+def otlp_log_records(requests: list[bytes]) -> list[LogRecord]:
     """The log records of OTLP/HTTP JSON export requests, decoded by the official protobuf classes
     (which refuse anything that is not a valid ``ExportLogsServiceRequest``)."""
-    records = []
+    records: list[LogRecord] = []
     for body in requests:
         request = json_format.Parse(body, ExportLogsServiceRequest())
         for resource_logs in request.resource_logs:
@@ -91,13 +95,14 @@ def otlp_log_records(requests: list[bytes]) -> list[Any]:
     return records
 
 
-def otlp_attributes(record: Any) -> dict[str, Any]:
+def otlp_attributes(record: LogRecord) -> dict[str, Any]:
     """A decoded record's attributes as Python values (arrays as lists)."""
 
-    def value(any_value: Any) -> Any:
+    def value(any_value: AnyValue) -> Any:
         kind = any_value.WhichOneof("value")
         if kind == "array_value":
             return [value(item) for item in any_value.array_value.values]
+        assert kind is not None, "an attribute without a value"
         return getattr(any_value, kind)
 
     return {attribute.key: value(attribute.value) for attribute in record.attributes}

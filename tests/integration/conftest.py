@@ -31,7 +31,7 @@ class RunningPipeline:
         return self.http.post(path, json=body, headers=headers, **kwargs)
 
     def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
-        return list(self.client.query(sql, parameters=parameters).result_rows)
+        return [tuple(row) for row in self.client.query(sql, parameters=parameters).result_rows]
 
     def wait_rows(self, sql: str, count: int, timeout_s: float = 30, **parameters: Any) -> list[tuple[Any, ...]]:
         def enough() -> list[tuple[Any, ...]] | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.helpers import event, new_id, trace
+from tests.integration.conftest import RunningPipeline
 
 HOUR_MS = 3_600_000
 
@@ -27,7 +28,7 @@ class DashboardStory:
     events: int = 0
 
 
-def post_story(pipeline: Any) -> DashboardStory:
+def post_story(pipeline: RunningPipeline) -> DashboardStory:
     now = int(time.time() * 1000)
     story = DashboardStory(feature=new_id("dash-"))
     plan: list[tuple[str, str, str, int, list[dict[str, Any]]]] = [

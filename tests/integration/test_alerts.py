@@ -22,6 +22,7 @@ from feedback.cli import app
 from quality.alerts import AlertConfig, check
 from quality.detect import Policy
 from tests.helpers import event, free_port, new_id, trace
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -64,9 +65,17 @@ def webhook() -> Iterator[Webhook]:
 
 
 def _post(
-    pipeline: Any, feature: str, version: str, start_ms: int, end_ms: int, n: int, regen: float, rng: Any
-) -> None:
-    traces, events = [], []
+    pipeline: RunningPipeline,
+    feature: str,
+    version: str,
+    start_ms: int,
+    end_ms: int,
+    n: int,
+    regen: float,
+    rng: random.Random,
+) -> int:
+    traces: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for i in range(n):
         conversation, trace_id = new_id("conv-"), new_id("trace-")
         ts = start_ms + (end_ms - start_ms) * i // n
@@ -81,7 +90,7 @@ def _post(
     return len(events)
 
 
-def test_deploy_with_more_regenerates_raises_one_alert_everywhere(pipeline, webhook: Webhook) -> None:
+def test_deploy_with_more_regenerates_raises_one_alert_everywhere(pipeline: RunningPipeline, webhook: Webhook) -> None:
     feature = f"alerts-{uuid.uuid4().hex[:6]}"
     rng = random.Random(3)
     now = int(time.time() * 1000)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import KEYS
 from tests.helpers import new_id
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -33,7 +34,7 @@ def built_sdk() -> Path:
     return SDK
 
 
-def test_widget_clicks_reach_clickhouse_exactly_once(built_sdk: Path, pipeline) -> None:
+def test_widget_clicks_reach_clickhouse_exactly_once(built_sdk: Path, pipeline: RunningPipeline) -> None:
     conversation = new_id("e2e-conv-")
     result = subprocess.run(
         ["node", str(built_sdk / "e2e" / "run.mjs")],

@@ -11,6 +11,7 @@ import pytest
 
 from runtime.clickhouse import EngineOwner
 from runtime.migrations import bundled_migrations
+from runtime.settings import Settings
 from tests.helpers import event, free_port, new_id, trace, wait_for
 from tests.integration.processes import (
     feedback_env,
@@ -27,7 +28,7 @@ def _keys(path: Path) -> dict[str, str]:
     return {k["kind"]: k["key"] for k in json.loads(path.read_text())["keys"]}
 
 
-def test_up_then_query_through_the_collector_then_directly(tmp_path: Path, kafka_settings) -> None:
+def test_up_then_query_through_the_collector_then_directly(tmp_path: Path, kafka_settings: Settings) -> None:
     port = free_port()
     env = feedback_env(
         FEEDBACK_KAFKA_BOOTSTRAP=kafka_settings.kafka_bootstrap,
@@ -142,7 +143,7 @@ def test_a_busy_embedded_engine_is_a_clear_error(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
-def test_quality_commands_on_a_fresh_machine(tmp_path: Path, kafka_settings) -> None:
+def test_quality_commands_on_a_fresh_machine(tmp_path: Path, kafka_settings: Settings) -> None:
     """derive, score fit and alerts check as users first run them: nothing to derive, a clear
     refusal to fit without labels, a check that finds nothing (each migrates first)."""
     env = feedback_env(

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer
 
+from consumers.batch import Batch
 from consumers.events_step import Events
 from feedback.services import CollectorServer, make_collector, make_worker
 from runtime.kafka import ensure_topics
@@ -24,6 +25,7 @@ from runtime.telemetry import EVENT_NAME, FeedbackTelemetry, InMemorySink
 from schemas.serde import AvroDecoder, AvroEncoder
 from tests.conftest import KEYS
 from tests.helpers import event, free_port, new_id, otlp_attributes, otlp_log_records, trace, wait_for
+from tests.integration.conftest import RunningPipeline
 from tests.integration.kafka_tools import group_lag, produce_items, produce_raw
 from tests.integration.processes import feedback_env, start_feedback
 
@@ -32,7 +34,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 ALLOWED = "https://app.acme.com"
 
 
-def test_cors_preflight_and_per_key_origins(pipeline) -> None:
+def test_cors_preflight_and_per_key_origins(pipeline: RunningPipeline) -> None:
     preflight = pipeline.http.options(
         "/v1/events",
         headers={
@@ -55,7 +57,7 @@ def test_cors_preflight_and_per_key_origins(pipeline) -> None:
     assert "origin https://evil.example is not allowed" in refused.json()["error"]
 
 
-def test_gzip_bodies_are_accepted(pipeline) -> None:
+def test_gzip_bodies_are_accepted(pipeline: RunningPipeline) -> None:
     item = event("copy")
     response = pipeline.http.post(
         "/v1/events",
@@ -66,7 +68,7 @@ def test_gzip_bodies_are_accepted(pipeline) -> None:
     pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=item["event_id"])
 
 
-def test_size_limits_are_413(pipeline) -> None:
+def test_size_limits_are_413(pipeline: RunningPipeline) -> None:
     too_many = pipeline.post("/v1/events", {"events": [event("copy") for _ in range(1001)]})
     assert too_many.status_code == 413
     assert "at most 1000" in too_many.json()["error"]
@@ -77,7 +79,7 @@ def test_size_limits_are_413(pipeline) -> None:
     assert field.json()["rejected"][0]["errors"] == ["comment: String should have at most 4000 characters"]
 
 
-def test_clock_skew_is_corrected_with_sent_at(pipeline) -> None:
+def test_clock_skew_is_corrected_with_sent_at(pipeline: RunningPipeline) -> None:
     skew_ms = 3_600_000  # the client's clock is an hour fast
     client_now = int(time.time() * 1000) + skew_ms
     item = event("copy", timestamp=client_now - 5000)
@@ -120,7 +122,7 @@ def test_rate_limits_answer_429_with_retry_after(kafka_settings: Settings) -> No
         thread.join(30)
 
 
-def test_metrics_cover_collector_and_worker(pipeline) -> None:
+def test_metrics_cover_collector_and_worker(pipeline: RunningPipeline) -> None:
     pipeline.post("/v1/events", {"events": [event("copy"), event("rating", value=7)]})
     item = event("copy")
     pipeline.post("/v1/events", item)
@@ -152,7 +154,12 @@ def test_an_otel_event_per_explicit_signal(kafka_settings: Settings, monkeypatch
     thread = threading.Thread(target=worker.run, daemon=True)
     slow_paths: list[int] = []
     one_by_one = Events.one_by_one
-    monkeypatch.setattr(Events, "one_by_one", lambda step, batch: (slow_paths.append(1), one_by_one(step, batch)))
+
+    def counted_one_by_one(step: Events, batch: Batch) -> None:
+        slow_paths.append(1)
+        one_by_one(step, batch)
+
+    monkeypatch.setattr(Events, "one_by_one", counted_one_by_one)
     thread.start()
     try:
         conversation, trace_id = new_id("conv-"), new_id("trace-")
@@ -225,7 +232,12 @@ def test_the_slow_path_announces_what_it_stores_once(kafka_settings: Settings, m
     produce_items(settings, [good], [])  # sent twice: announced once
     slow_paths: list[int] = []
     one_by_one = Events.one_by_one
-    monkeypatch.setattr(Events, "one_by_one", lambda step, batch: (slow_paths.append(1), one_by_one(step, batch)))
+
+    def counted_one_by_one(step: Events, batch: Batch) -> None:
+        slow_paths.append(1)
+        one_by_one(step, batch)
+
+    monkeypatch.setattr(Events, "one_by_one", counted_one_by_one)
     sink = InMemorySink()
     stop = threading.Event()
     worker = make_worker(settings, settings.clickhouse().connect(), stop=stop, telemetry=FeedbackTelemetry(sink))
@@ -366,7 +378,9 @@ def _event_ids_in(settings: Settings, kind: str) -> set[str]:
             idle = 0 if messages else idle + 1
             for message in messages:
                 if message.error() is None:
-                    ids.add(decoder.decode(message.value())["event_id"])
+                    value = message.value()
+                    assert value is not None  # events are never tombstones
+                    ids.add(decoder.decode(value)["event_id"])
     finally:
         consumer.close()
     return ids

@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.client import Client
 from typer.testing import CliRunner
 
 from feedback.cli import app
+from runtime.settings import Settings
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
 
@@ -38,7 +40,7 @@ def test_every_feedback_command_answers_help() -> None:
 
 
 @pytest.mark.clickhouse
-def test_every_table_and_column_exists_after_migrations(clickhouse, base_settings) -> None:
+def test_every_table_and_column_exists_after_migrations(clickhouse: Client, base_settings: Settings) -> None:
     rows = [line for line in _section(7).splitlines() if line.startswith("| `")]
     assert rows, "no tables in §7"
     for row in rows:

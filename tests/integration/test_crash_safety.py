@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from confluent_kafka import Consumer
@@ -16,6 +17,7 @@ from runtime.migrations import migrate
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
 from tests.helpers import event, new_id, trace, wait_for
+from tests.integration.conftest import RunningPipeline
 from tests.integration.kafka_tools import group_lag, produce_items, produce_raw
 from tests.integration.processes import feedback_env, query_json, start_feedback, terminate
 
@@ -27,7 +29,7 @@ KINDS = ("thumbs", "rating", "copy", "regenerate", "comment")
 def conversations(count: int) -> list[tuple[list[dict[str, Any]], dict[str, Any]]]:
     """``count`` conversations, each one trace, one event of each kind about it, and a change of mind:
     the user's thumb down turns up 30 s later (the current opinion counts, once)."""
-    out = []
+    out: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
     now = int(time.time() * 1000)
     for _ in range(count):
         conversation, trace_id = new_id("conv-"), new_id("trace-")
@@ -70,7 +72,7 @@ SELECT
 """
 
 
-def assert_exact(row: list[Any] | tuple[Any, ...], expected: dict[str, int]) -> None:
+def assert_exact(row: Sequence[Any], expected: dict[str, int]) -> None:
     # The hourly sums are fed by every insert into events_log and opinions_log (merged away or
     # not): a duplicate write anywhere would show up there, whatever the views hide. Every thumb
     # was changed from down to up: a lost or doubled opinion shows in up minus down.
@@ -111,7 +113,11 @@ def test_kill_9_mid_stream_then_restart_keeps_counts_exact(tmp_path: Path, kafka
             produce(settings, batches[0], traces_first=True)
         lag_before = group_lag(settings, settings.worker_group)
         worker = start_feedback("worker", env=env, cwd=tmp_path, log=tmp_path / "worker.log")
-        wait_for(lambda b=lag_before: group_lag(settings, settings.worker_group) < b * 0.8, 60, what="some progress")
+
+        def progressed(b: int = lag_before) -> bool:
+            return group_lag(settings, settings.worker_group) < b * 0.8
+
+        wait_for(progressed, 60, what="some progress")
         worker.kill()  # SIGKILL: no flush, no commit, mid-batch
         worker.wait(30)
 
@@ -167,7 +173,7 @@ def test_three_workers_with_partitions_moving_keep_counts_exact(kafka_settings: 
     assert_exact(client.query(COUNTS_SQL).result_rows[0], expected_counts(batches))
 
 
-def test_poison_messages_go_to_the_dlq_and_do_not_block_the_partition(pipeline) -> None:
+def test_poison_messages_go_to_the_dlq_and_do_not_block_the_partition(pipeline: RunningPipeline) -> None:
     settings = pipeline.settings
     conversation = new_id("conv-")
     key = f"acme/{conversation}".encode()
@@ -214,7 +220,9 @@ def _read_dlq(settings: Settings, key: bytes, count: int) -> list[dict[str, str]
     def more() -> bool:
         for message in consumer.consume(100, 0.5):
             if message.error() is None and message.key() == key:
-                found.append({k: v.decode() for k, v in message.headers() or []})
+                # a consumed message's headers are (name, bytes) pairs, never the dict a producer may pass
+                headers = cast(list[tuple[str, bytes]], message.headers() or [])
+                found.append({k: v.decode() for k, v in headers})
         return len(found) >= count
 
     try:

@@ -24,6 +24,7 @@ from runtime.migrations import migrate
 from runtime.settings import Settings
 from schemas.serde import AvroDecoder, AvroEncoder
 from tests.helpers import event, new_id, trace, wait_for
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.clickhouse]
 
@@ -141,7 +142,8 @@ class Scenario:
         return latest
 
     def model_version(self, item: dict[str, Any]) -> str:
-        return next(t["model_version"] for t in self.traces if t["trace_id"] == item["trace_id"])
+        version: str = next(t["model_version"] for t in self.traces if t["trace_id"] == item["trace_id"])
+        return version
 
     def quality(self) -> list[tuple[Any, ...]]:
         counts: dict[tuple[datetime, str], list[int]] = {}
@@ -174,7 +176,7 @@ class Scenario:
         return sorted((*key, *row) for key, row in per_rater.items())
 
 
-def _post_all(pipeline: Any, items: list[dict[str, Any]], path: str = "/v1/events") -> None:
+def _post_all(pipeline: RunningPipeline, items: list[dict[str, Any]], path: str = "/v1/events") -> None:
     key = "secret" if path == "/v1/traces" else "public"
     field = "traces" if path == "/v1/traces" else "events"
     for start in range(0, len(items), 40):
@@ -184,7 +186,9 @@ def _post_all(pipeline: Any, items: list[dict[str, Any]], path: str = "/v1/event
 
 
 @pytest.mark.kafka
-def test_current_opinions_count_once_through_changes_of_mind_take_backs_and_late_traces(pipeline) -> None:
+def test_current_opinions_count_once_through_changes_of_mind_take_backs_and_late_traces(
+    pipeline: RunningPipeline,
+) -> None:
     scenario = Scenario(seed=11)
     half = len(scenario.traces) // 2
     _post_all(pipeline, scenario.traces[:half], "/v1/traces")  # the other half arrives late
@@ -221,7 +225,7 @@ def test_current_opinions_count_once_through_changes_of_mind_take_backs_and_late
 
 
 @pytest.mark.kafka
-def test_a_change_of_mind_moves_the_count_and_a_take_back_removes_it(pipeline) -> None:
+def test_a_change_of_mind_moves_the_count_and_a_take_back_removes_it(pipeline: RunningPipeline) -> None:
     conversation, trace_id, message = new_id("conv-"), new_id("trace-"), new_id("msg-")
     model = new_id("op-model-")
     assert pipeline.post("/v1/traces", trace(trace_id, conversation, model=model), key="secret").status_code == 202

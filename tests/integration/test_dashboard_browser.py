@@ -9,11 +9,11 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import KEYS
+from tests.integration.conftest import RunningPipeline
 from tests.integration.dashboard_data import post_story
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
@@ -36,7 +36,7 @@ def built_dashboard() -> Path:
     return SDK
 
 
-def test_dashboard_in_chromium_shows_what_clickhouse_holds(built_dashboard: Path, pipeline: Any) -> None:
+def test_dashboard_in_chromium_shows_what_clickhouse_holds(built_dashboard: Path, pipeline: RunningPipeline) -> None:
     story = post_story(pipeline)
     result = subprocess.run(
         ["node", str(built_dashboard / "e2e" / "dashboard.mjs")],

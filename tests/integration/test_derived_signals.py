@@ -14,6 +14,7 @@ from feedback.services import start_quality_loop
 from quality.derive import Rules, derive, find_signals, produce
 from quality.metrics import ALERT_CHECKS
 from tests.helpers import event, new_id, trace, wait_for
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -22,7 +23,7 @@ PASSWORD = "how do I reset my password"
 
 
 def _conversation(
-    pipeline: Any, prompts: list[tuple[int, str]], events: list[dict[str, Any]] | None = None
+    pipeline: RunningPipeline, prompts: list[tuple[int, str]], events: list[dict[str, Any]] | None = None
 ) -> tuple[str, list[str]]:
     """A conversation whose traces have these (timestamp ms, input_text); returns its id and trace ids."""
     conversation = new_id("conv-")
@@ -42,7 +43,7 @@ def _conversation(
     return conversation, ids
 
 
-def test_rules_their_near_misses_and_exactness_under_rederivation(pipeline) -> None:
+def test_rules_their_near_misses_and_exactness_under_rederivation(pipeline: RunningPipeline) -> None:
     now = int(time.time() * 1000)
     t0 = now - 120 * MINUTE
     hit, hit_ids = _conversation(pipeline, [(t0, PASSWORD), (t0 + MINUTE, "how can I reset my password?")])
@@ -115,7 +116,7 @@ def test_rules_their_near_misses_and_exactness_under_rederivation(pipeline) -> N
     assert pipeline.rows("SELECT rephrased FROM response_signals WHERE trace_id = {t:String}", t=hit_ids[0]) == [(1,)]
 
 
-def _record_like(rows: list[tuple[Any, ...]], conversation: str, pipeline: Any) -> dict[str, Any]:
+def _record_like(rows: list[tuple[Any, ...]], conversation: str, pipeline: RunningPipeline) -> dict[str, Any]:
     """The derived abandon of ``conversation`` as it was produced (same deterministic event_id)."""
     (event_id, trace_id, ts) = pipeline.rows(
         "SELECT event_id, trace_id, ts FROM events WHERE conversation_id = {c:String} AND origin = 'derived' "
@@ -132,13 +133,13 @@ def _record_like(rows: list[tuple[Any, ...]], conversation: str, pipeline: Any) 
     return record
 
 
-def _records_for(pipeline: Any, at: datetime) -> list[dict[str, Any]]:
+def _records_for(pipeline: RunningPipeline, at: datetime) -> list[dict[str, Any]]:
     return find_signals(
         pipeline.client, pipeline.settings.clickhouse_database, Rules.from_settings(pipeline.settings), at, "acme"
     )
 
 
-def test_the_periodic_job_derives_and_checks_by_itself(pipeline) -> None:
+def test_the_periodic_job_derives_and_checks_by_itself(pipeline: RunningPipeline) -> None:
     """What runs inside `feedback up` / `feedback worker` every FEEDBACK_QUALITY_INTERVAL_S."""
     now = int(time.time() * 1000)
     idle, (trace_id,) = _conversation(pipeline, [(now - 120 * MINUTE, "write a haiku")])

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.helpers import event, new_id, trace, wait_for
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -37,7 +38,7 @@ FROM quality_hourly WHERE tenant_id = {t:String} AND responses != 0 ORDER BY ALL
 """
 
 
-def test_a_resent_batch_and_a_double_click_are_stored_once(pipeline) -> None:
+def test_a_resent_batch_and_a_double_click_are_stored_once(pipeline: RunningPipeline) -> None:
     batch = [event("thumbs", value="up", reasons=["useful"]), event("copy"), event("rating", value=3)]
     for _ in range(3):
         assert pipeline.post("/v1/events", {"events": batch}).status_code == 202
@@ -59,7 +60,7 @@ def test_a_resent_batch_and_a_double_click_are_stored_once(pipeline) -> None:
     )
 
 
-def test_a_late_trace_is_joined_and_moves_the_hourly_counts(pipeline) -> None:
+def test_a_late_trace_is_joined_and_moves_the_hourly_counts(pipeline: RunningPipeline) -> None:
     conversation, trace_id = new_id("conv-"), new_id("trace-")
     signals = [
         event("thumbs", conversation_id=conversation, trace_id=trace_id, value="down", reasons=["slow"]),
@@ -104,7 +105,7 @@ def test_a_late_trace_is_joined_and_moves_the_hourly_counts(pipeline) -> None:
     )
 
 
-def test_ratings_current_keeps_the_latest_by_event_time(pipeline) -> None:
+def test_ratings_current_keeps_the_latest_by_event_time(pipeline: RunningPipeline) -> None:
     message, user = new_id("msg-"), new_id("user-")
     now = int(time.time() * 1000)
     common = {"message_id": message, "user_id": user}
@@ -132,7 +133,7 @@ def test_ratings_current_keeps_the_latest_by_event_time(pipeline) -> None:
     wait_for(lambda: pipeline.rows(sql, m=message, u=user) == [("user", "none", take_back["event_id"], 2, rating_id)])
 
 
-def test_quality_hourly_adds_up_exactly_to_events_and_traces(pipeline) -> None:
+def test_quality_hourly_adds_up_exactly_to_events_and_traces(pipeline: RunningPipeline) -> None:
     items = []
     for index in range(12):
         conversation, trace_id = new_id("conv-"), new_id("trace-")
@@ -171,7 +172,7 @@ def test_quality_hourly_adds_up_exactly_to_events_and_traces(pipeline) -> None:
     )
 
 
-def test_a_re_reported_trace_replaces_the_first_and_counts_once(pipeline) -> None:
+def test_a_re_reported_trace_replaces_the_first_and_counts_once(pipeline: RunningPipeline) -> None:
     conversation, trace_id = new_id("conv-"), new_id("trace-")
     first = trace(trace_id, conversation, model="re-model", model_version="r1", feature="re-f")
     assert pipeline.post("/v1/traces", first, key="secret").status_code == 202
@@ -188,7 +189,7 @@ def test_a_re_reported_trace_replaces_the_first_and_counts_once(pipeline) -> Non
     assert responses == [("r2", 1)]
 
 
-def test_hours_without_thumbs_count_zero_not_null(pipeline) -> None:
+def test_hours_without_thumbs_count_zero_not_null(pipeline: RunningPipeline) -> None:
     conversation, trace_id = new_id("conv-"), new_id("trace-")
     assert (
         pipeline.post("/v1/traces", trace(trace_id, conversation, feature="no-thumbs"), key="secret").status_code == 202
@@ -214,7 +215,7 @@ def test_hours_without_thumbs_count_zero_not_null(pipeline) -> None:
     assert not any(kind.startswith("Nullable") for kind in types.values()), types
 
 
-def test_the_aggregate_views_read_their_projections(pipeline) -> None:
+def test_the_aggregate_views_read_their_projections(pipeline: RunningPipeline) -> None:
     """quality_hourly and reasons_hourly are kept up to date incrementally, by projections written
     with each part: their views must read those, not rescan the logs (a rewritten expression —
     e.g. `x IS NOT NULL` turned into a null-subcolumn read — silently stops the match).
@@ -234,7 +235,7 @@ def test_the_aggregate_views_read_their_projections(pipeline) -> None:
         assert reads == projections, (view, reads)
 
 
-def test_events_carry_the_trace_dimensions_late_traces_included(pipeline) -> None:
+def test_events_carry_the_trace_dimensions_late_traces_included(pipeline: RunningPipeline) -> None:
     dimensions = {
         "deployment": "eu-west",
         "environment": "staging",
@@ -261,4 +262,8 @@ def test_events_carry_the_trace_dimensions_late_traces_included(pipeline) -> Non
         if late:
             pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=item["event_id"])
             assert pipeline.post("/v1/traces", reported, key="secret").status_code == 202
-        wait_for(lambda e=item["event_id"]: pipeline.rows(sql, e=e) == expected, 30, what=f"dimensions (late={late})")
+
+        def stored(e: str = item["event_id"]) -> bool:
+            return pipeline.rows(sql, e=e) == expected
+
+        wait_for(stored, 30, what=f"dimensions (late={late})")

@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 
+from runtime.settings import Settings
 from tests.helpers import event, free_port, new_id, trace, wait_for
 from tests.integration.processes import feedback_env, query_json, run_feedback, start_feedback, terminate
 
@@ -33,7 +34,7 @@ def _ready(base: str) -> bool:
         return False
 
 
-def test_export_through_the_running_pipeline_then_directly(tmp_path: Path, kafka_settings) -> None:
+def test_export_through_the_running_pipeline_then_directly(tmp_path: Path, kafka_settings: Settings) -> None:
     _keys_file(tmp_path / ".data" / "keys.json")
     port = free_port()
     env = feedback_env(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import event, new_id, trace
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
-def test_thumbs_down_is_stored_joined_to_its_trace(pipeline) -> None:
+def test_thumbs_down_is_stored_joined_to_its_trace(pipeline: RunningPipeline) -> None:
     conversation = new_id("conv-")
     trace_id = new_id("trace-")
     response = pipeline.post(
@@ -44,7 +45,7 @@ def test_thumbs_down_is_stored_joined_to_its_trace(pipeline) -> None:
     assert rows == [("acme", "down", ["hallucinated"], "m-2026-11", True, True)]
 
 
-def test_mixed_batch_rejects_bad_items_and_stores_their_siblings(pipeline) -> None:
+def test_mixed_batch_rejects_bad_items_and_stores_their_siblings(pipeline: RunningPipeline) -> None:
     good = [event("copy"), event("rating", value=5)]
     bad = event("rating", value=9)
     response = pipeline.post("/v1/events", {"events": [good[0], bad, good[1]]})
@@ -60,7 +61,7 @@ def test_mixed_batch_rejects_bad_items_and_stores_their_siblings(pipeline) -> No
     assert pipeline.rows("SELECT count() FROM events WHERE event_id = {e:String}", e=bad["event_id"]) == [(0,)]
 
 
-def test_nothing_valid_is_a_400_with_every_reason(pipeline) -> None:
+def test_nothing_valid_is_a_400_with_every_reason(pipeline: RunningPipeline) -> None:
     response = pipeline.post("/v1/events", {"events": [{"type": "thumbs"}]})
     assert response.status_code == 400
     errors = response.json()["rejected"][0]["errors"]
@@ -68,19 +69,19 @@ def test_nothing_valid_is_a_400_with_every_reason(pipeline) -> None:
     assert "conversation_id: required" in errors
 
 
-def test_public_key_may_not_write_traces(pipeline) -> None:
+def test_public_key_may_not_write_traces(pipeline: RunningPipeline) -> None:
     response = pipeline.post("/v1/traces", trace(new_id(), new_id()), key="public")
     assert response.status_code == 403
     assert "secret" in response.json()["error"]
 
 
-def test_unknown_or_missing_key_is_401(pipeline) -> None:
+def test_unknown_or_missing_key_is_401(pipeline: RunningPipeline) -> None:
     assert pipeline.http.post("/v1/events", json=event()).status_code == 401
     response = pipeline.http.post("/v1/events", json=event(), headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
 
 
-def test_tenant_in_the_body_is_ignored(pipeline) -> None:
+def test_tenant_in_the_body_is_ignored(pipeline: RunningPipeline) -> None:
     sneaky = event("copy", tenant_id="globex")
     response = pipeline.post("/v1/events", {"events": [sneaky]})
     assert response.status_code == 202
@@ -88,7 +89,7 @@ def test_tenant_in_the_body_is_ignored(pipeline) -> None:
     assert rows == [("acme",)]
 
 
-def test_tenant_comes_from_the_key_for_traces_too(pipeline) -> None:
+def test_tenant_comes_from_the_key_for_traces_too(pipeline: RunningPipeline) -> None:
     trace_id = new_id("trace-")
     response = pipeline.post(
         "/v1/traces", {"traces": [trace(trace_id, new_id(), tenant_id="acme")]}, key="other_secret"
@@ -98,7 +99,7 @@ def test_tenant_comes_from_the_key_for_traces_too(pipeline) -> None:
     assert rows == [("globex",)]
 
 
-def test_bare_event_and_api_key_in_body(pipeline) -> None:
+def test_bare_event_and_api_key_in_body(pipeline: RunningPipeline) -> None:
     bare = event("dwell", dwell_ms=1234)
     response = pipeline.http.post(
         "/v1/events",
@@ -112,7 +113,7 @@ def test_bare_event_and_api_key_in_body(pipeline) -> None:
     assert rows == [(1234, "beacon")]
 
 
-def test_admin_query_endpoint_is_read_only(pipeline) -> None:
+def test_admin_query_endpoint_is_read_only(pipeline: RunningPipeline) -> None:
     ok = pipeline.post("/v1/query", {"sql": "SELECT 1 AS one"}, key="admin")
     assert ok.status_code == 200
     assert ok.json() == {"columns": ["one"], "rows": [[1]]}
@@ -124,14 +125,14 @@ def test_admin_query_endpoint_is_read_only(pipeline) -> None:
     assert pipeline.post("/v1/query", {"sql": "SELECT 1"}, key="secret").status_code == 403
 
 
-def test_health_endpoints(pipeline) -> None:
+def test_health_endpoints(pipeline: RunningPipeline) -> None:
     assert pipeline.http.get("/healthz").json() == {"status": "ok"}
     assert pipeline.http.get("/readyz").status_code == 200
     metrics = pipeline.http.get("/metrics").text
     assert "feedback_items_accepted_total" in metrics
 
 
-def test_ids_with_quotes_and_backslashes_join(pipeline) -> None:
+def test_ids_with_quotes_and_backslashes_join(pipeline: RunningPipeline) -> None:
     conversation, trace_id = new_id("conv-"), 'it\'s a \\ "trace" ' + new_id()
     assert pipeline.post("/v1/traces", trace(trace_id, conversation, model="odd"), key="secret").status_code == 202
     pipeline.wait_rows("SELECT 1 FROM traces WHERE trace_id = {t:String}", 1, t=trace_id)

@@ -22,6 +22,7 @@ from runtime.settings import Settings
 from schemas.errors import SchemaError
 from schemas.serde import AvroDecoder, AvroEncoder
 from tests.helpers import event, new_id, trace, wait_for
+from tests.integration.conftest import RunningPipeline
 from tests.integration.kafka_tools import produce_raw
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
@@ -55,7 +56,7 @@ def _letters_for(settings: Settings, key: str, subject: str = "event") -> list[L
     return found
 
 
-def test_an_out_of_range_count_past_intake_is_dead_lettered_and_its_siblings_stored(pipeline) -> None:
+def test_an_out_of_range_count_past_intake_is_dead_lettered_and_its_siblings_stored(pipeline: RunningPipeline) -> None:
     settings = pipeline.settings
     conversation = new_id("conv-")
     items = [event("copy", conversation_id=conversation) for _ in range(5)]
@@ -68,7 +69,7 @@ def test_an_out_of_range_count_past_intake_is_dead_lettered_and_its_siblings_sto
     assert pipeline.rows("SELECT count() FROM events WHERE event_id = {e:String}", e=items[0]["event_id"]) == [(0,)]
 
 
-def test_an_out_of_range_trace_number_is_dead_lettered_and_its_siblings_stored(pipeline) -> None:
+def test_an_out_of_range_trace_number_is_dead_lettered_and_its_siblings_stored(pipeline: RunningPipeline) -> None:
     settings = pipeline.settings
     conversation = new_id("conv-")
     items = [trace(new_id("tr-"), conversation) for _ in range(4)]

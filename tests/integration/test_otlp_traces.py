@@ -17,12 +17,15 @@ from opentelemetry.trace import Status, StatusCode
 
 from tests.conftest import KEYS
 from tests.helpers import event, new_id
+from tests.integration.conftest import RunningPipeline
 from tests.unit.producers.test_otlp import otlp_json
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
-def test_genai_spans_from_the_otlp_exporter_become_a_joined_trace(pipeline, monkeypatch) -> None:
+def test_genai_spans_from_the_otlp_exporter_become_a_joined_trace(
+    pipeline: RunningPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The three lines a backend team sets (README, "For backend teams").
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://{pipeline.settings.http_addr}")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer {KEYS['secret']}")
@@ -99,7 +102,7 @@ def test_genai_spans_from_the_otlp_exporter_become_a_joined_trace(pipeline, monk
     assert joined == [("gpt-4o", "v9", "refunds", True, True)]
 
 
-def test_otlp_json_export_is_stored_and_partial_success_reported(pipeline) -> None:
+def test_otlp_json_export_is_stored_and_partial_success_reported(pipeline: RunningPipeline) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

@@ -10,13 +10,17 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # documented here, re-exported without __all__
+    AdminClient,
+    ConfigResource,
+)
 
 from feedback.services import CollectorServer, make_collector
 from runtime.kafka import ensure_topics, max_item_bytes
 from runtime.settings import Settings
 from tests.conftest import KEYS
 from tests.helpers import free_port, new_id, trace, wait_for
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -31,7 +35,7 @@ def post_traces(http: httpx.Client, traces: list[dict[str, Any]]) -> httpx.Respo
     )
 
 
-def test_on_the_defaults_a_trace_that_fits_a_body_is_stored_or_rejected_as_an_item(pipeline) -> None:
+def test_on_the_defaults_a_trace_that_fits_a_body_is_stored_or_rejected_as_an_item(pipeline: RunningPipeline) -> None:
     conversation = new_id("conv-")
     too_big = trace(new_id("trace-"), conversation, input_text=EMOJI * 256_000, output_text=EMOJI * 4_000)
     small = trace(new_id("trace-"), conversation)

@@ -12,22 +12,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
 from typer.testing import CliRunner
 
 from feedback.cli import app
 from quality.features import FEATURES
 from quality.score import NotEnoughLabels, fit
 from runtime.migrations import migrate
+from runtime.settings import Settings
 from tests.helpers import event, new_id, trace
+from tests.integration.conftest import RunningPipeline
 
 MINUTE = 60_000
 
 
-def _post_labelled_corpus(pipeline: Any, feature: str, responses: int, seed: int) -> list[str]:
+def _post_labelled_corpus(pipeline: RunningPipeline, feature: str, responses: int, seed: int) -> list[str]:
     """Responses whose thumb follows P(up) = sigmoid(0.3 + 1.5 copied - 1.5 regenerated - 1 rephrased)."""
     rng = random.Random(seed)
     now = int(time.time() * 1000)
-    traces, events, ids = [], [], []
+    traces: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    ids: list[str] = []
     for i in range(responses):
         conversation, trace_id = new_id("conv-"), new_id("trace-")
         ts = now - 3 * 60 * MINUTE + i * 100
@@ -51,7 +56,7 @@ def _post_labelled_corpus(pipeline: Any, feature: str, responses: int, seed: int
 
 @pytest.mark.kafka
 @pytest.mark.clickhouse
-def test_fit_reports_held_out_quality_and_every_response_gets_a_score(pipeline) -> None:
+def test_fit_reports_held_out_quality_and_every_response_gets_a_score(pipeline: RunningPipeline) -> None:
     feature = f"score-{uuid.uuid4().hex[:6]}"
     ids = _post_labelled_corpus(pipeline, feature, 800, seed=7)
     database = pipeline.settings.clickhouse_database
@@ -107,7 +112,7 @@ def test_view_multiplies_exactly_the_features_the_fit_uses() -> None:
 
 
 @pytest.mark.clickhouse
-def test_too_few_labelled_responses_fail_clearly(clickhouse, base_settings) -> None:
+def test_too_few_labelled_responses_fail_clearly(clickhouse: Client, base_settings: Settings) -> None:
     database = f"few_{uuid.uuid4().hex[:8]}"
     migrate(clickhouse, database)
     with pytest.raises(NotEnoughLabels, match=r"tenant 'acme': 0 labelled response\(s\) \(0 thumbs up, 0 down\)"):

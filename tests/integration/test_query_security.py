@@ -8,21 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from feedback.querying import QueryFailed, run_query
 from runtime.readonly_query import QueryError, QueryLimits, QueryRefused, ReadOnlyQueries, ReadScope
+from runtime.settings import Settings
 from tests.helpers import event, new_id, trace
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
-def _query(pipeline: Any, sql: str, key: str = "analyst") -> tuple[int, dict[str, Any]]:
+def _query(pipeline: RunningPipeline, sql: str, key: str = "analyst") -> tuple[int, dict[str, Any]]:
     response = pipeline.post("/v1/query", {"sql": sql}, key=key)
     return response.status_code, response.json()
 
 
 @pytest.fixture(scope="module")
-def two_tenants(_pipeline: Any) -> str:
+def two_tenants(_pipeline: RunningPipeline) -> str:
     """One joined thumb for tenant acme and one for globex; returns a marker in both."""
     marker = new_id("sec-")
     for key in ("secret", "other_secret"):
@@ -35,7 +38,7 @@ def two_tenants(_pipeline: Any) -> str:
     return marker
 
 
-def test_several_statements_are_refused_and_none_runs(pipeline) -> None:
+def test_several_statements_are_refused_and_none_runs(pipeline: RunningPipeline) -> None:
     database = pipeline.settings.clickhouse_database
     for key in ("admin", "analyst"):
         status, body = _query(pipeline, f"SELECT 1; DROP TABLE {database}.events_log; SELECT 1", key=key)
@@ -59,14 +62,16 @@ def test_several_statements_are_refused_and_none_runs(pipeline) -> None:
         ("SELECT * FROM remote('127.0.0.1', system.one)", "remote|readonly"),
     ],
 )
-def test_admin_queries_are_read_only_and_touch_no_file_or_network(pipeline, sql: str, expected: str) -> None:
+def test_admin_queries_are_read_only_and_touch_no_file_or_network(
+    pipeline: RunningPipeline, sql: str, expected: str
+) -> None:
     status, body = _query(pipeline, sql.format(db=pipeline.settings.clickhouse_database), key="admin")
     assert status == 400, body
     assert re.search(expected, body["error"], re.IGNORECASE), body
     assert not Path("/tmp/feedback-leak.csv").exists()
 
 
-def test_admin_still_reads_everything(pipeline, two_tenants: str) -> None:
+def test_admin_still_reads_everything(pipeline: RunningPipeline, two_tenants: str) -> None:
     status, body = _query(
         pipeline, f"SELECT DISTINCT tenant_id FROM events WHERE user_id = '{two_tenants}' ORDER BY 1", key="admin"
     )
@@ -94,7 +99,7 @@ def test_admin_still_reads_everything(pipeline, two_tenants: str) -> None:
         "WITH x AS (SELECT * FROM events_log WHERE user_id = '{m}') SELECT DISTINCT tenant_id FROM x",
     ],
 )
-def test_an_analyst_sees_its_tenant_only(pipeline, two_tenants: str, sql: str) -> None:
+def test_an_analyst_sees_its_tenant_only(pipeline: RunningPipeline, two_tenants: str, sql: str) -> None:
     database = pipeline.settings.clickhouse_database
     status, body = _query(pipeline, sql.format(m=two_tenants, db=database))
     assert status == 200, body
@@ -103,7 +108,7 @@ def test_an_analyst_sees_its_tenant_only(pipeline, two_tenants: str, sql: str) -
     assert body["rows"] == [["globex"]]
 
 
-def test_an_analyst_counts_only_its_rows(pipeline, two_tenants: str) -> None:
+def test_an_analyst_counts_only_its_rows(pipeline: RunningPipeline, two_tenants: str) -> None:
     status, body = _query(pipeline, "SELECT countIf(tenant_id != 'acme') FROM events_log")
     assert (status, body["rows"]) == (200, [[0]])
     status, body = _query(pipeline, "SELECT count() FROM schema_migrations")
@@ -124,13 +129,13 @@ def test_an_analyst_counts_only_its_rows(pipeline, two_tenants: str) -> None:
         "DESCRIBE TABLE system.tables",
     ],
 )
-def test_an_analyst_cannot_leave_its_tenants_tables(pipeline, sql: str) -> None:
+def test_an_analyst_cannot_leave_its_tenants_tables(pipeline: RunningPipeline, sql: str) -> None:
     status, body = _query(pipeline, sql.format(db=pipeline.settings.clickhouse_database))
     assert status == 400, body
     assert body["error"].startswith("sql:")
 
 
-def test_a_table_created_later_is_filtered_too(pipeline) -> None:
+def test_a_table_created_later_is_filtered_too(pipeline: RunningPipeline) -> None:
     database = pipeline.settings.clickhouse_database
     assert _query(pipeline, "SELECT 1")[0] == 200  # the analyst's session exists before the table
     name = f"late_{new_id()}"
@@ -140,14 +145,14 @@ def test_a_table_created_later_is_filtered_too(pipeline) -> None:
     assert (status, body["rows"]) == (200, [["acme"]])
 
 
-def test_only_read_keys_may_query(pipeline) -> None:
+def test_only_read_keys_may_query(pipeline: RunningPipeline) -> None:
     for key in ("public", "secret"):
         response = pipeline.post("/v1/query", {"sql": "SELECT 1"}, key=key)
         assert response.status_code == 403
         assert "admin or analyst" in response.json()["error"]
 
 
-def test_feedback_query_runs_as_the_given_key(pipeline, two_tenants: str) -> None:
+def test_feedback_query_runs_as_the_given_key(pipeline: RunningPipeline, two_tenants: str) -> None:
     sql = f"SELECT DISTINCT tenant_id FROM events WHERE user_id = '{two_tenants}' ORDER BY 1"
     assert run_query(pipeline.settings, sql)["rows"] == [["acme"], ["globex"]]
     assert run_query(pipeline.settings, sql, key="an_test_globex")["rows"] == [["globex"]]
@@ -157,7 +162,7 @@ def test_feedback_query_runs_as_the_given_key(pipeline, two_tenants: str) -> Non
         run_query(pipeline.settings, sql, key="nope")
 
 
-def test_limits_apply_to_every_query(clickhouse, base_settings) -> None:
+def test_limits_apply_to_every_query(clickhouse: Client, base_settings: Settings) -> None:
     target, database = base_settings.clickhouse(), base_settings.clickhouse_database
     slow = ReadOnlyQueries(target, database, QueryLimits(timeout_s=0.5))
     with pytest.raises(QueryError, match=r"TIMEOUT_EXCEEDED|Timeout exceeded"):
@@ -171,7 +176,9 @@ def test_limits_apply_to_every_query(clickhouse, base_settings) -> None:
         capped.run("SELECT 1; SELECT 2", ReadScope("acme"))
 
 
-def test_the_products_own_selects_keep_the_tenant_filter(pipeline, two_tenants: str, base_settings) -> None:
+def test_the_products_own_selects_keep_the_tenant_filter(
+    pipeline: RunningPipeline, two_tenants: str, base_settings: Settings
+) -> None:
     queries = ReadOnlyQueries(base_settings.clickhouse(), base_settings.clickhouse_database)
     sql = "SELECT DISTINCT tenant_id FROM events WHERE user_id = {m:String} ORDER BY 1"
     assert queries.select(sql, {"m": two_tenants}).result_rows == [("acme",), ("globex",)]

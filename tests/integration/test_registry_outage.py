@@ -112,4 +112,4 @@ def test_a_registry_that_is_down_holds_the_batch_back_until_it_is_up(kafka_setti
 
 
 def _retries() -> float:
-    return float(RETRIES._value.get())  # type: ignore[attr-defined]
+    return float(RETRIES._value.get())

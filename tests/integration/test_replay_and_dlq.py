@@ -18,6 +18,7 @@ from runtime.kafka import producer_config
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
 from tests.helpers import event, new_id, trace
+from tests.integration.conftest import RunningPipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -44,11 +45,11 @@ def cli(settings: Settings, *args: str) -> str:
     return result.output
 
 
-def snapshot(pipeline, database: str) -> tuple[Any, ...]:
+def snapshot(pipeline: RunningPipeline, database: str) -> tuple[Any, ...]:
     return pipeline.rows(SNAPSHOT.format(db=database))[0]
 
 
-def caught_up(pipeline) -> None:
+def caught_up(pipeline: RunningPipeline) -> None:
     """Wait until a marker sent now is stored: everything sent before is stored too (per partition).
     The markers are ratings, whose current opinions are written last in a worker's batch."""
     markers = [event("rating", conversation_id=new_id("marker-"), value=3) for _ in range(12)]
@@ -57,7 +58,7 @@ def caught_up(pipeline) -> None:
     pipeline.wait_rows("SELECT 1 FROM ratings_current WHERE rating_event_id IN {ids:Array(String)}", len(ids), ids=ids)
 
 
-def test_replay_is_idempotent_and_rebuilds_a_fresh_database(pipeline) -> None:
+def test_replay_is_idempotent_and_rebuilds_a_fresh_database(pipeline: RunningPipeline) -> None:
     for _ in range(5):
         conversation, trace_id = new_id("conv-"), new_id("trace-")
         signals = [event(k, conversation_id=conversation, trace_id=trace_id) for k in ("thumbs", "copy", "rating")]
@@ -81,12 +82,12 @@ def test_replay_is_idempotent_and_rebuilds_a_fresh_database(pipeline) -> None:
     assert first[3] >= before[3]
 
 
-def test_replay_slice_by_partition_and_offsets(pipeline) -> None:
+def test_replay_slice_by_partition_and_offsets(pipeline: RunningPipeline) -> None:
     output = cli(pipeline.settings, "replay", "--topic", "explicit", "--partition", "0", "--from", "0", "--to", "1")
     assert "read 1," in output or "read 0," in output
 
 
-def test_replay_rejects_bad_positions_clearly(pipeline) -> None:
+def test_replay_rejects_bad_positions_clearly(pipeline: RunningPipeline) -> None:
     env = {
         "FEEDBACK_KAFKA_BOOTSTRAP": pipeline.settings.kafka_bootstrap,
         "FEEDBACK_TOPIC_PREFIX": pipeline.settings.topic_prefix,
@@ -96,7 +97,7 @@ def test_replay_rejects_bad_positions_clearly(pipeline) -> None:
     assert "--from: 'yesterday' is not an offset" in result.output
 
 
-def test_dlq_list_show_and_redrive_counts_once(pipeline) -> None:
+def test_dlq_list_show_and_redrive_counts_once(pipeline: RunningPipeline) -> None:
     settings = pipeline.settings
     # A valid event that a (since fixed) worker dead-lettered: redriving it must store it once.
     good = event("thumbs", conversation_id=new_id("conv-"))
@@ -160,7 +161,7 @@ def _dead_letter(settings: Settings, reason: str) -> dict[str, Any]:
     return item
 
 
-def test_redrive_by_reason_marks_only_the_letters_it_redrove(pipeline) -> None:
+def test_redrive_by_reason_marks_only_the_letters_it_redrove(pipeline: RunningPipeline) -> None:
     settings = pipeline.settings
     other, chosen = f"other-{new_id()}", f"chosen-{new_id()}"
     # the letter of the other reason comes first in the partition: marking by offset would skip it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -18,13 +19,14 @@ from runtime.settings import Settings
 from schemas.serde import CONFLUENT_MAGIC, AvroEncoder
 from tests.conftest import KEYS
 from tests.helpers import event, free_port, new_id, wait_for
+from tests.integration.conftest import RunningPipeline
 from tests.integration.fake_registry import running_registry
 from tests.integration.kafka_tools import produce_raw
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
-def _record(item: dict, received_via: str | None) -> dict:  # type: ignore[type-arg]
+def _record(item: dict[str, Any], received_via: str | None) -> dict[str, Any]:
     record = accept_events([item], None, "acme", int(time.time() * 1000)).records[0]
     if received_via is None:
         del record["received_via"]  # what a v1 producer wrote
@@ -33,7 +35,7 @@ def _record(item: dict, received_via: str | None) -> dict:  # type: ignore[type-
     return record
 
 
-def test_v1_and_v2_messages_in_one_topic_are_both_stored(pipeline) -> None:
+def test_v1_and_v2_messages_in_one_topic_are_both_stored(pipeline: RunningPipeline) -> None:
     settings = pipeline.settings
     conversation = new_id("conv-")
     old, new = event("copy", conversation_id=conversation), event("copy", conversation_id=conversation)
@@ -119,8 +121,9 @@ def _first_value(settings: Settings, topic: str) -> bytes:
 
     def got() -> bool:
         for message in consumer.consume(10, 0.5):
-            if message.error() is None and message.value():
-                found.append(message.value())
+            value = message.value()
+            if message.error() is None and value:
+                found.append(value)
         return bool(found)
 
     try:

@@ -10,28 +10,29 @@ import pytest
 from quality.dashboard_stats import wilson_interval
 from tests.conftest import KEYS
 from tests.helpers import wait_for
+from tests.integration.conftest import RunningPipeline
 from tests.integration.dashboard_data import DashboardStory, post_story
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
 @pytest.fixture(scope="module")
-def story(_pipeline: Any) -> DashboardStory:
+def story(_pipeline: RunningPipeline) -> DashboardStory:
     return post_story(_pipeline)
 
 
-def stats(pipeline: Any, view: str, key: str = "admin", **params: str) -> tuple[int, Any]:
+def stats(pipeline: RunningPipeline, view: str, key: str = "admin", **params: str) -> tuple[int, Any]:
     response = pipeline.http.get(f"/v1/stats/{view}", params=params, headers={"Authorization": f"Bearer {KEYS[key]}"})
     return response.status_code, response.json()
 
 
-def ok(pipeline: Any, view: str, key: str = "admin", **params: str) -> Any:
+def ok(pipeline: RunningPipeline, view: str, key: str = "admin", **params: str) -> Any:
     status, body = stats(pipeline, view, key, **params)
     assert status == 200, body
     return body
 
 
-def test_quality_equals_quality_hourly(pipeline, story: DashboardStory) -> None:
+def test_quality_equals_quality_hourly(pipeline: RunningPipeline, story: DashboardStory) -> None:
     body = ok(pipeline, "quality", feature=story.feature)
     expected = pipeline.rows(
         "SELECT toUnixTimestamp(hour), model_version, sum(thumbs_up), sum(thumbs_down), sum(ratings), "
@@ -62,7 +63,7 @@ def test_quality_equals_quality_hourly(pipeline, story: DashboardStory) -> None:
     }
 
 
-def test_reasons_count_current_opinions_per_version(pipeline, story: DashboardStory) -> None:
+def test_reasons_count_current_opinions_per_version(pipeline: RunningPipeline, story: DashboardStory) -> None:
     body = ok(pipeline, "reasons", feature=story.feature)
     counted = {(v["version"], r["reason"]): r["opinions"] for v in body["versions"] for r in v["reasons"]}
     # user a's first "hallucinated" on response 1 was replaced by "useful": not a current opinion
@@ -88,7 +89,7 @@ def test_reasons_count_current_opinions_per_version(pipeline, story: DashboardSt
             assert reason["share"] == reason["opinions"] / thumbs[version["version"]]
 
 
-def test_signals_equal_quality_hourly(pipeline, story: DashboardStory) -> None:
+def test_signals_equal_quality_hourly(pipeline: RunningPipeline, story: DashboardStory) -> None:
     body = ok(pipeline, "signals", feature=story.feature)
     expected = pipeline.rows(
         "SELECT toUnixTimestamp(hour), sum(responses), sum(copies), sum(edits), sum(regenerates), sum(rephrases) "
@@ -103,7 +104,7 @@ def test_signals_equal_quality_hourly(pipeline, story: DashboardStory) -> None:
         assert point["copies_rate"] == point["copies"] / point["responses"]
 
 
-def test_filters_narrow_every_view(pipeline, story: DashboardStory) -> None:
+def test_filters_narrow_every_view(pipeline: RunningPipeline, story: DashboardStory) -> None:
     menus = ok(pipeline, "filters")["values"]
     assert story.feature in menus["feature"]
     assert "acme" in menus["tenant"]
@@ -121,7 +122,7 @@ def test_filters_narrow_every_view(pipeline, story: DashboardStory) -> None:
     )
 
 
-def test_worst_responses_first_with_trace_and_signals(pipeline, story: DashboardStory) -> None:
+def test_worst_responses_first_with_trace_and_signals(pipeline: RunningPipeline, story: DashboardStory) -> None:
     body = ok(pipeline, "responses", feature=story.feature)
     listed = body["responses"]
     assert [r["message_id"] for r in listed] == [story.responses[n]["message_id"] for n in ("r3", "r1", "r2")]
@@ -156,7 +157,7 @@ def test_worst_responses_first_with_trace_and_signals(pipeline, story: Dashboard
     assert detail["traces"][0]["input_text"].startswith("Question for r1")
 
 
-def test_analyst_sees_its_tenant_only(pipeline, story: DashboardStory) -> None:
+def test_analyst_sees_its_tenant_only(pipeline: RunningPipeline, story: DashboardStory) -> None:
     admin = ok(pipeline, "quality", feature=story.feature)
     assert ok(pipeline, "quality", key="analyst", feature=story.feature)["series"] == admin["series"]
     assert ok(pipeline, "quality", key="other_analyst", feature=story.feature)["series"] == []
@@ -167,7 +168,7 @@ def test_analyst_sees_its_tenant_only(pipeline, story: DashboardStory) -> None:
     assert "tenant" in body["error"]
 
 
-def test_keys_and_parameters_are_checked(pipeline, story: DashboardStory) -> None:
+def test_keys_and_parameters_are_checked(pipeline: RunningPipeline, story: DashboardStory) -> None:
     assert stats(pipeline, "quality", key="public")[0] == 403
     assert stats(pipeline, "quality", key="secret")[0] == 403
     assert pipeline.http.get("/v1/stats/quality").status_code == 401
@@ -183,7 +184,7 @@ def test_keys_and_parameters_are_checked(pipeline, story: DashboardStory) -> Non
     assert body["error"].startswith("message_id:")
 
 
-def test_health_counts_events_per_minute_and_reads_kafka(pipeline, story: DashboardStory) -> None:
+def test_health_counts_events_per_minute_and_reads_kafka(pipeline: RunningPipeline, story: DashboardStory) -> None:
     def agrees() -> Any:
         body = ok(pipeline, "health", tenant="acme")
         expected = pipeline.rows(

@@ -67,7 +67,7 @@ TRACE_COLUMNS = [
     "tenant_id", "trace_id", "conversation_id", "received_at", "timestamp", "model", "model_version", "deployment",
     "environment", "input_tokens", "output_tokens", "retrieval", "tools", "version", "sign",
 ]  # fmt: skip
-NO_RETRIEVAL = ([], [], None, None)
+NO_RETRIEVAL: tuple[list[str], list[float], None, None] = ([], [], None, None)
 OLD_TRACES = [
     ["t1", "tr1", "c1", T, T, "gm", "v0", "dep-a", "prod", 10, 20, NO_RETRIEVAL, [], 1000, 1],
     ["t1", "tr1", "c1", T, T, "gm", "v0", "dep-a", "prod", 10, 20, NO_RETRIEVAL, [], 1000, -1],
@@ -118,7 +118,7 @@ SELECT count() FROM (SELECT tenant_id, event_id, sum(sign) AS live FROM {db}.eve
 
 
 def _rows(client: Client, sql: str, db: str) -> list[tuple[Any, ...]]:
-    return list(client.query(sql.format(db=db)).result_rows)
+    return [tuple(row) for row in client.query(sql.format(db=db)).result_rows]
 
 
 def _insert(client: Client, db: str, table: str, columns: list[str], rows: list[list[Any]]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, DataError, OperationalError
 
 from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure, RowsRefused
@@ -49,5 +49,5 @@ def test_an_outage_propagates_instead_of_bisecting() -> None:
         (OperationalError("Error HTTPConnectionPool: connection refused"), False),
     ],
 )
-def test_data_errors_are_told_from_outages_by_code(error: Exception, data: bool) -> None:
-    assert is_data_error(error) is data  # type: ignore[arg-type]
+def test_data_errors_are_told_from_outages_by_code(error: ClickHouseError, data: bool) -> None:
+    assert is_data_error(error) is data

@@ -77,7 +77,9 @@ def test_dpo_pairs_each_pair_once_within_a_turn() -> None:
     turn = [response("a", thumbs_up=1), response("b", thumbs_down=1), response("c", thumbs_down=1)]
     other_turn = [response("d", thumbs_down=1, turn_key="turn-2")]
     built = list(dpo_rows([*turn, *other_turn]))
-    pairs = [(b.data["metadata"]["chosen"]["trace_id"], b.data["metadata"]["rejected"]["trace_id"]) for b in built]
+    rows = [b for b in built if isinstance(b, Row)]
+    assert rows == built  # pairs only, no skips
+    pairs = [(b.data["metadata"]["chosen"]["trace_id"], b.data["metadata"]["rejected"]["trace_id"]) for b in rows]
     assert pairs == [("a", "b"), ("a", "c")]  # b and c are both down: no pair; d is another turn
 
 

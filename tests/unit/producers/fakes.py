@@ -8,17 +8,18 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from producers.app import Collector, create_app
-from producers.delivery import Outgoing
+from producers.delivery import DeliveryProducer, Outgoing
 from producers.keys import KeyStore
 from runtime.settings import Settings
 
 SAMPLE_KEYS = Path(__file__).parent / "keys.sample.json"
 
 
-class AckingProducer:
-    """Stands in for Kafka: acknowledges everything at once."""
+class AckingProducer(DeliveryProducer):
+    """Stands in for Kafka: acknowledges everything at once. A DeliveryProducer (the type the collector
+    takes) with every method replaced and no librdkafka producer or delivery thread behind it."""
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # deliberately not DeliveryProducer's: no Kafka here
         self.sent: list[Outgoing] = []
 
     async def send(self, messages: list[Outgoing]) -> None:
@@ -34,10 +35,12 @@ class AckingProducer:
 def fake_collector(keys: KeyStore | None = None, **settings: Any) -> Collector:
     """A collector with ``settings`` (rate limits off unless given) on a Kafka that acks at once."""
     config = Settings(**{"rate_limit_key_per_s": 0, "rate_limit_user_per_s": 0, **settings})
-    return Collector(config, keys or KeyStore.load(SAMPLE_KEYS), AckingProducer())  # type: ignore[arg-type]
+    return Collector(config, keys or KeyStore.load(SAMPLE_KEYS), AckingProducer())
 
 
 def collector_client(keys: KeyStore | None = None, **settings: Any) -> tuple[TestClient, AckingProducer]:
     """A test client of a ``fake_collector``, and its producer."""
     collector = fake_collector(keys, **settings)
-    return TestClient(create_app(collector)), collector.producer  # type: ignore[return-value]
+    producer = collector.producer
+    assert isinstance(producer, AckingProducer)
+    return TestClient(create_app(collector)), producer

@@ -15,7 +15,7 @@ from producers.keys import KeysFileError, KeyStore, write_dev_keys
 from tests.helpers import wait_for
 
 PK = {"key": "pk_b", "tenant": "acme", "kind": "public"}
-GOOD = [
+GOOD: list[dict[str, Any]] = [
     {"key": "pk_a", "tenant": "acme", "kind": "public", "origins": ["https://app.acme.com"]},
     {"key": "sk_a", "tenant": "acme", "kind": "secret"},
     {"key": "ak_a", "kind": "admin"},

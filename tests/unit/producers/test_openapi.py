@@ -17,7 +17,7 @@ from tests.unit.producers.fakes import AckingProducer
 
 def app_and_client() -> tuple[list[Route], TestClient]:
     keys = KeyStore.load(Path(__file__).parent / "keys.sample.json")
-    app = create_app(Collector(Settings(), keys, AckingProducer()))  # type: ignore[arg-type]
+    app = create_app(Collector(Settings(), keys, AckingProducer()))
     return [r for r in app.routes if isinstance(r, Route)], TestClient(app)
 
 

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry.util.types import AttributeValue
 from starlette.testclient import TestClient
 
 from producers import otlp
@@ -50,7 +51,7 @@ def export_of(exporter: InMemorySpanExporter) -> ExportTraceServiceRequest:
 
 
 def chat(tracer: Tracer, **attributes: Any) -> None:
-    base = {
+    base: dict[str, AttributeValue | None] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": "gpt-4o",
@@ -85,6 +86,9 @@ def test_a_chat_span_becomes_a_trace(spans: tuple[Tracer, InMemorySpanExporter])
     assert mapped.span_counts == [1]
     [item] = mapped.items
     span = next(s for s in exporter.get_finished_spans() if s.name.startswith("chat"))
+    # an ended span has both times
+    assert span.start_time is not None
+    assert span.end_time is not None
     assert item["trace_id"] == f"{span.context.trace_id:032x}"
     assert item["timestamp"] == span.start_time // 1_000_000
     assert item["latency_ms"] == (span.end_time - span.start_time) // 1_000_000
@@ -255,7 +259,7 @@ def test_messages_text(messages: Any, last_user_only: bool, text: str | None) ->
 def http() -> tuple[TestClient, AckingProducer]:
     keys = KeyStore.load(Path(__file__).parent / "keys.sample.json")
     producer = AckingProducer()
-    app = create_app(Collector(Settings(rate_limit_key_per_s=0, rate_limit_user_per_s=0), keys, producer))  # type: ignore[arg-type]
+    app = create_app(Collector(Settings(rate_limit_key_per_s=0, rate_limit_user_per_s=0), keys, producer))
     return TestClient(app), producer
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.query import QueryResult
 
 from quality import stats_queries as q
 from quality.dashboard_stats import Stats, StatsRequestError, parse_filters, wilson_interval
@@ -16,12 +18,18 @@ NOW = datetime(2026, 11, 29, 14, 25, tzinfo=UTC)
 
 def test_wilson_interval_matches_the_textbook() -> None:
     assert wilson_interval(0, 0) is None
-    low, high = wilson_interval(0, 10)  # type: ignore[misc]
+    interval = wilson_interval(0, 10)
+    assert interval is not None
+    low, high = interval
     assert low == 0.0
     assert high == pytest.approx(0.2775, abs=1e-4)
-    low, high = wilson_interval(5, 10)  # type: ignore[misc]
+    interval = wilson_interval(5, 10)
+    assert interval is not None
+    low, high = interval
     assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
-    low, high = wilson_interval(10, 10)  # type: ignore[misc]
+    interval = wilson_interval(10, 10)
+    assert interval is not None
+    low, high = interval
     assert high == pytest.approx(1.0)
     assert low == pytest.approx(0.7225, abs=1e-4)
 
@@ -117,12 +125,13 @@ def test_reasons_only_by_a_version_column() -> None:
         q.reasons_by_version(f, "tenant_id; DROP", "events")
 
 
-class FakeResult:
+class FakeResult(QueryResult):
     def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
         self.rows = rows
 
-    def named_results(self) -> list[dict[str, Any]]:
-        return self.rows
+    def named_results(self) -> Generator[dict[str, Any], None, None]:
+        yield from self.rows
 
     @property
     def result_rows(self) -> list[tuple[Any, ...]]:
@@ -184,7 +193,9 @@ def test_quality_view_adds_rates_intervals_and_totals() -> None:
 def test_unknown_views_answer_none_and_optional_tables_degrade() -> None:
     stats = Stats(FakeEngine({"quality_hourly": [], "max(received_at)": [{"newest": 0, "events": 0}]}))
     assert stats.view("nope", {}, ADMIN) is None
-    assert stats.view("alerts", {}, ADMIN)["available"] is False  # type: ignore[index]
+    alerts = stats.view("alerts", {}, ADMIN)
+    assert alerts is not None
+    assert alerts["available"] is False
     reasons = stats.view("reasons", {}, ADMIN)
     assert reasons is not None
     assert reasons["source"] == "events"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from quality.detect import Policy
-from quality.simulation import DEPLOYED, DOWN_RATE_TRIPLES, REGENERATE_DOUBLES, STABLE, run
+from quality.simulation import DEPLOYED, DOWN_RATE_TRIPLES, REGENERATE_DOUBLES, STABLE, Scenario, run
 
 POLICY = Policy(min_samples=400, fdr=0.0001, min_relative_change=0.25)
 SEEDS = range(5)
@@ -24,9 +24,9 @@ def test_stable_corpus_raises_no_alert(seed: int) -> None:
 )
 @pytest.mark.parametrize("seed", SEEDS)
 def test_deploy_raises_exactly_its_alert_at_the_first_check_with_enough_samples(
-    scenario: object, metric: str, seed: int
+    scenario: Scenario, metric: str, seed: int
 ) -> None:
-    result = run(scenario, seed, POLICY)  # type: ignore[arg-type]
+    result = run(scenario, seed, POLICY)
     assert [(finding.group, finding.metric, finding.comparison) for _, finding in result.alerts] == [
         (DEPLOYED, metric, "versions")
     ]

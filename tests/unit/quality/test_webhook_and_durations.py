@@ -9,6 +9,7 @@ import pytest
 
 from quality import webhook
 from quality.durations import parse_duration
+from quality.metrics import WEBHOOK_FAILURES
 
 
 def test_durations() -> None:
@@ -21,7 +22,7 @@ def test_durations() -> None:
             parse_duration(bad, "--window")
 
 
-def _answers(monkeypatch: pytest.MonkeyPatch, answers: list[Any]) -> list[dict[str, Any]]:
+def _answers(monkeypatch: pytest.MonkeyPatch, answers: list[int | Exception]) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
 
     def post(url: str, json: dict[str, Any], timeout: float) -> httpx.Response:
@@ -31,7 +32,7 @@ def _answers(monkeypatch: pytest.MonkeyPatch, answers: list[Any]) -> list[dict[s
             raise answer
         return httpx.Response(answer, request=httpx.Request("POST", url))
 
-    monkeypatch.setattr(webhook.httpx, "post", post)
+    monkeypatch.setattr("quality.webhook.httpx.post", post)
     return sent
 
 
@@ -44,10 +45,10 @@ def test_retries_server_errors_and_network_errors_with_doubling_backoff(monkeypa
 
 
 def test_gives_up_after_the_attempts_and_on_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
-    failures = webhook.WEBHOOK_FAILURES._value.get()
+    failures = WEBHOOK_FAILURES._value.get()
     _answers(monkeypatch, [500, 500, 500])
     assert not webhook.post_alerts("http://hook", [{}], attempts=3, backoff_s=0, sleep=lambda _: None)
     sent = _answers(monkeypatch, [400])
     assert not webhook.post_alerts("http://hook", [{}], attempts=3, backoff_s=0, sleep=lambda _: None)
     assert len(sent) == 1  # a 400 is not retried: the receiver refuses this body
-    assert webhook.WEBHOOK_FAILURES._value.get() == failures + 2
+    assert WEBHOOK_FAILURES._value.get() == failures + 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ def test_published_versions_are_full_transitive(subject: str) -> None:
     assert check_full_transitive(default_catalog(), subject) == []
 
 
-def _with_new_version(change) -> SchemaCatalog:  # type: ignore[no-untyped-def]
+def _with_new_version(change: Callable[[dict[str, Any]], None]) -> SchemaCatalog:
     latest = default_catalog().latest("event")
     definition = copy.deepcopy(latest.definition)
     change(definition)
@@ -32,7 +34,7 @@ def test_a_new_required_field_without_default_is_refused() -> None:
 
 
 def test_a_changed_type_is_refused() -> None:
-    def retype(definition: dict) -> None:  # type: ignore[type-arg]
+    def retype(definition: dict[str, Any]) -> None:
         for field in definition["fields"]:
             if field["name"] == "conversation_id":
                 field["type"] = "long"

@@ -18,5 +18,5 @@ def test_zigzag_matches_the_spec() -> None:
 def test_a_container_of_message_bodies_reads_back_with_fastavro() -> None:
     schema = default_catalog().latest("event")
     bodies = [AvroEncoder("event").encode({**EVENT, "user_id": f"u{i}"})[SINGLE_OBJECT_HEADER:] for i in range(3)]
-    records = list(reader(io.BytesIO(container(json.dumps(schema.definition), bodies))))
+    records = [r for r in reader(io.BytesIO(container(json.dumps(schema.definition), bodies))) if isinstance(r, dict)]
     assert [r["user_id"] for r in records] == ["u0", "u1", "u2"]
