@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.helpers import event, new_id, trace
+from tests.helpers import event, new_id, trace, wait_for
 from tests.integration.conftest import RunningPipeline
 
 HOUR_MS = 3_600_000
@@ -124,4 +124,25 @@ def post_story(pipeline: RunningPipeline) -> DashboardStory:
         f=story.feature,
     )
     pipeline.wait_rows("SELECT 1 FROM traces WHERE feature = {f:String}", len(traces), timeout_s=60, f=story.feature)
+    # Opinions are the worker's second insert of a batch: wait until every rater's current
+    # opinion is stored and counted under the feature, not only its event.
+    raters = pipeline.rows(
+        "SELECT uniqExact(message_id, rater) FROM events WHERE feature = {f:String} AND type IN ('thumbs', 'rating')",
+        f=story.feature,
+    )[0][0]
+    wait_for(lambda: _opinions_counted(pipeline, story.feature, raters), 60, what="every current opinion counted")
     return story
+
+
+def _opinions_counted(pipeline: RunningPipeline, feature: str, raters: int) -> bool:
+    """Every rater of the feature's messages is in ratings_current, and quality_hourly counts
+    exactly their current thumbs and ratings."""
+    stored, opinions = pipeline.rows(
+        "SELECT count(), countIf(thumb IN ('up', 'down')) + countIf(rating IS NOT NULL) FROM ratings_current "
+        "WHERE message_id IN (SELECT message_id FROM events WHERE feature = {f:String})",
+        f=feature,
+    )[0]
+    counted = pipeline.rows(
+        "SELECT sum(thumbs_up + thumbs_down + ratings) FROM quality_hourly WHERE feature = {f:String}", f=feature
+    )[0][0]
+    return bool(stored == raters and counted == opinions)
