@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse, Response
 from consumers.rejoin import rejoin_all
 from feedback.remote import error_of
 from producers.app import bearer_token
-from producers.errors import CollectorError
 from producers.keys import KeyKind, KeyStore, require_kind
 from runtime.settings import Settings
 
@@ -30,10 +29,7 @@ class RejoinEndpoint:
         self._keys = keys
 
     async def handle(self, request: Request) -> Response:
-        try:
-            require_kind(self._keys.authenticate(bearer_token(request)), KeyKind.ADMIN)
-        except CollectorError as exc:
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        require_kind(self._keys.authenticate(bearer_token(request)), KeyKind.ADMIN)
         rejoined = await asyncio.to_thread(self._rejoin)
         return JSONResponse({"rejoined": rejoined})
 

@@ -23,7 +23,6 @@ from consumers.positions import Position
 from consumers.replay import ReplayStats, Slice, plan_slice, replay
 from feedback.remote import error_of
 from producers.app import bearer_token
-from producers.errors import CollectorError
 from producers.keys import KeyKind, KeyStore, require_kind
 from runtime.migrations import migrate
 from runtime.settings import Settings
@@ -67,10 +66,7 @@ class ReplayEndpoint:
         self._keys = keys
 
     async def handle(self, request: Request) -> Response:
-        try:
-            require_kind(self._keys.authenticate(bearer_token(request)), KeyKind.ADMIN)
-        except CollectorError as exc:
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        require_kind(self._keys.authenticate(bearer_token(request)), KeyKind.ADMIN)
         try:
             body = await request.json()
             slices = await asyncio.to_thread(

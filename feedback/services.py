@@ -21,7 +21,7 @@ from consumers.worker import BatchPolicy, Worker
 from feedback.export_endpoint import ExportEndpoint
 from feedback.rejoining import RejoinEndpoint
 from feedback.replaying import ReplayEndpoint
-from producers.app import Collector, create_app
+from producers.app import Collector, create_app, instrumented
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore
 from producers.query import QueryService
@@ -112,8 +112,11 @@ class CollectorServer:
 
     def __init__(self, settings: Settings, collector: Collector) -> None:
         self.collector = collector
-        replay = Route("/v1/replay", ReplayEndpoint(settings, collector.keys).handle, methods=["POST"])
-        rejoin = Route("/v1/rejoin", RejoinEndpoint(settings, collector.keys).handle, methods=["POST"])
+        # The operator's endpoints answer errors and count requests like every other endpoint.
+        replay_handler = ReplayEndpoint(settings, collector.keys).handle
+        rejoin_handler = RejoinEndpoint(settings, collector.keys).handle
+        replay = Route("/v1/replay", instrumented("/v1/replay", replay_handler), methods=["POST"])
+        rejoin = Route("/v1/rejoin", instrumented("/v1/rejoin", rejoin_handler), methods=["POST"])
         export = Route("/v1/export", ExportEndpoint(settings, collector.keys).route, methods=["POST"])
         self.health = kafka_health(settings)
         stats = (

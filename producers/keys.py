@@ -19,6 +19,7 @@ import structlog
 from producers.errors import Forbidden, Unauthorized
 from producers.key_kinds import TENANT_KINDS, ApiKey, KeyKind
 from producers.keys_file import KeysFileError, read_keys_file, write_keys_file
+from runtime.wording import article
 
 __all__ = ["TENANT_KINDS", "ApiKey", "KeyKind", "KeyStore", "KeysFileError", "require_kind", "write_dev_keys"]
 
@@ -135,10 +136,6 @@ def _stamp(path: Path) -> FileStamp:
     return (info.st_mtime_ns, info.st_size, info.st_ino)
 
 
-def _article(word: str) -> str:
-    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
-
-
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
@@ -147,7 +144,7 @@ def require_kind(api_key: ApiKey, *kinds: KeyKind) -> str:
     """The key's tenant, if its kind may do this; else 403."""
     if api_key.kind not in kinds:
         allowed = " or ".join(k.value for k in kinds)
-        raise Forbidden(f"{_article(api_key.kind.value)} key may not do this; it needs {_article(allowed)} key")
+        raise Forbidden(f"{article(api_key.kind.value)} key may not do this; it needs {article(allowed)} key")
     return api_key.tenant or ""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from producers.key_kinds import TENANT_KINDS, ApiKey, KeyKind
+from runtime.wording import article
 
 FIELDS = ("key", "kind", "tenant", "origins")
 # An origin as browsers send it: scheme://host[:port], no path; or * for any.
@@ -68,9 +69,9 @@ def parse_entry(entry: Any, where: str) -> ApiKey:
     tenant = entry.get("tenant")
     if kind in TENANT_KINDS:
         if not isinstance(tenant, str) or not tenant.strip():
-            raise KeysFileError(f"{where}.tenant: {_article(kind.value)} key needs a tenant (a non-empty string)")
+            raise KeysFileError(f"{where}.tenant: {article(kind.value)} key needs a tenant (a non-empty string)")
     elif tenant is not None:
-        raise KeysFileError(f"{where}.tenant: {_article(kind.value)} key has no tenant (it sees every tenant)")
+        raise KeysFileError(f"{where}.tenant: {article(kind.value)} key has no tenant (it sees every tenant)")
     origins = entry.get("origins", [])
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise KeysFileError(f"{where}.origins: must be a list of strings")
@@ -90,7 +91,3 @@ def write_keys_file(path: Path, document: dict[str, Any]) -> None:
     with os.fdopen(fd, "w") as out:
         os.fchmod(fd, 0o600)  # also when the file existed with a wider mode
         out.write(json.dumps(document, indent=2) + "\n")
-
-
-def _article(word: str) -> str:
-    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"

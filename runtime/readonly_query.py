@@ -35,6 +35,7 @@ from clickhouse_connect.driver.query import QueryResult
 
 from runtime.clickhouse import ClickHouseTarget
 from runtime.errors import RuntimeFailure
+from runtime.wording import article
 
 MAX_SQL_BYTES = 100_000
 
@@ -221,7 +222,7 @@ class ReadOnlyQueries:
         allowed_roots = _ADMIN_ROOTS if scope.tenant is None else _SELECT_ROOTS
         if root not in allowed_roots:
             what = "a read statement (SELECT, SHOW, DESCRIBE)" if scope.tenant is None else "a SELECT"
-            raise QueryRefused(f"sql: only {what} may run with {_article(scope.kind)} key")
+            raise QueryRefused(f"sql: only {what} may run with {article(scope.kind)} key")
         if root in _SELECT_ROOTS:
             # The root's children: its list of SELECTs, then INTO OUTFILE, FORMAT or SETTINGS.
             clauses = [line.strip() for line in ast[1:] if line.startswith(" ") and not line.startswith("  ")][1:]
@@ -240,14 +241,14 @@ class ReadOnlyQueries:
         for table_function in _TREE_TABLE_FUNCTION.findall(tree):
             if scope.tenant is not None or table_function not in _COMPUTING_TABLE_FUNCTIONS:
                 raise QueryRefused(
-                    f"sql: table function {table_function}() is not allowed with {_article(scope.kind)} key"
+                    f"sql: table function {table_function}() is not allowed with {article(scope.kind)} key"
                 )
         if scope.tenant is not None:
             for table in _TREE_TABLE.findall(tree):
                 if table not in _IMPLICIT_TABLES and not table.startswith(f"{self._database}."):
                     raise QueryRefused(
                         f"sql: {table} is outside the {self._database} database; "
-                        f"{_article(scope.kind)} key reads only that database"
+                        f"{article(scope.kind)} key reads only that database"
                     )
 
     def _explain(self, client: Client, kind: str, statement: str) -> list[str]:
@@ -282,7 +283,3 @@ def clickhouse_message(exc: Exception) -> str:
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _article(words: str) -> str:
-    return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
