@@ -22,9 +22,10 @@ from consumers.frames import Framed
 from consumers.opinions import record_sql
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS
+from consumers.superseded import supersede_sql
 from schemas.catalog import SchemaVersion
 from schemas.ocf import container
-from schemas.vocabulary import EVENT_TYPES, EXPLICIT_TYPES
+from schemas.vocabulary import DERIVED_TYPES, EVENT_TYPES, EXPLICIT_TYPES
 
 STAGE = "feedback_stage_events"
 # The newest event reader schema as ClickHouse reads it from Avro (a unit test keeps them in step).
@@ -180,6 +181,11 @@ class BulkEventWriter:
         self._opinions = record_sql(
             database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))"
         )
+        # likewise every derived-type event of the batch (consumers/superseded.py)
+        derivable = ", ".join(f"'{kind}'" for kind in sorted(DERIVED_TYPES))
+        self._supersede = supersede_sql(
+            database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ({derivable}))"
+        )
 
     def write(self, framed: list[Framed]) -> list[str]:
         """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
@@ -190,11 +196,13 @@ class BulkEventWriter:
         if not self._announce:
             self._stage.run(self._insert)
             self._stage.run(self._opinions)
+            self._stage.run(self._supersede)
             return []
         self._stage.run(f"TRUNCATE TABLE {FRESH}")
         self._stage.run(self._insert)
         self._stage.run(self._keep_fresh)  # one insert: the projections stay atomic with the rows
         self._stage.run(self._opinions)
+        self._stage.run(self._supersede)
         try:
             result = self._client.query(self._read_fresh)
         except ClickHouseError as exc:

@@ -21,7 +21,7 @@ from consumers.records import decode_one_by_one
 from consumers.rows import EVENT_INDEX, event_row
 from consumers.step import FastPathStep
 from consumers.store import Key
-from schemas.vocabulary import EXPLICIT_TYPES
+from schemas.vocabulary import DERIVED_TYPES, EXPLICIT_TYPES
 
 
 class Events(FastPathStep):
@@ -51,6 +51,7 @@ class Events(FastPathStep):
         rows = [event_row(e, dims.get((e["tenant_id"], e["trace_id"] or ""))) for e in fresh]
         rows = store_isolating(batch, "event", self._store.insert_events, rows, self._sink)
         self._store.record_opinions(key for key, event in unique.items() if event["type"] in OPINION_TYPES)
+        self._store.supersede_derived(key for key, event in unique.items() if event["type"] in DERIVED_TYPES)
         if self.announce:
             kind, tenant, event_id = EVENT_INDEX["type"], EVENT_INDEX["tenant_id"], EVENT_INDEX["event_id"]
             batch.announced.extend(

@@ -13,6 +13,7 @@ from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure, RowsRefused
 from consumers.opinions import mend_sql, record_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
+from consumers.superseded import supersede_sql
 
 Key = tuple[str, str]  # (tenant_id, id)
 # A lookup's keys go into a session-local table first (a binary insert): thousands of literal
@@ -57,6 +58,13 @@ class ClickHouseStore:
         (``consumers.opinions``); idempotent, so pass every event of a batch, stored before or not."""
         if self._load_keys(event_keys):
             self._command(record_sql(self.database, KEYS), "opinions")
+
+    def supersede_derived(self, event_keys: Iterable[Key]) -> None:
+        """Cancel the derived signals that a client signal supersedes, on the responses of these
+        stored events (``consumers.superseded``); idempotent, so pass every derived-type event of a
+        batch, stored before or not."""
+        if self._load_keys(event_keys):
+            self._command(supersede_sql(self.database, KEYS), "events_log")
 
     def mend_opinions(self, trace_keys: Iterable[Key]) -> None:
         """Move the current opinions waiting for these (stored) traces to their dimensions; idempotent."""

@@ -7,6 +7,9 @@ from typing import Final
 EXPLICIT_TYPES: Final = frozenset({"thumbs", "rating", "comment", "edit"})
 IMPLICIT_TYPES: Final = frozenset({"copy", "regenerate", "rephrase", "abandon", "dwell"})
 EVENT_TYPES: Final = EXPLICIT_TYPES | IMPLICIT_TYPES
+# The implicit types the server also derives by itself (quality/derive.py); a client signal of
+# the same type on the same response supersedes the derived one (consumers/superseded.py).
+DERIVED_TYPES: Final = frozenset({"rephrase", "abandon"})
 
 THUMB_VALUES: Final = ("up", "down", "none")
 UP_REASONS: Final = frozenset({"correct", "clear", "fast", "useful", "good_citations"})

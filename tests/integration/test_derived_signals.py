@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from feedback.services import start_quality_loop
-from quality.derive import Rules, derive, find_signals, produce
+from quality.derive import Rules, derive, derived_event_id, find_signals, produce
 from quality.metrics import ALERT_CHECKS
 from tests.helpers import event, new_id, trace, wait_for
 from tests.integration.conftest import RunningPipeline
@@ -23,14 +23,17 @@ PASSWORD = "how do I reset my password"
 
 
 def _conversation(
-    pipeline: RunningPipeline, prompts: list[tuple[int, str]], events: list[dict[str, Any]] | None = None
+    pipeline: RunningPipeline,
+    prompts: list[tuple[int, str]],
+    events: list[dict[str, Any]] | None = None,
+    feature: str = "derive-test",
 ) -> tuple[str, list[str]]:
     """A conversation whose traces have these (timestamp ms, input_text); returns its id and trace ids."""
     conversation = new_id("conv-")
     ids = [new_id("trace-") for _ in prompts]
     body = {
         "traces": [
-            trace(t, conversation, timestamp=ts, input_text=text, feature="derive-test")
+            trace(t, conversation, timestamp=ts, input_text=text, feature=feature)
             for t, (ts, text) in zip(ids, prompts, strict=True)
         ]
     }
@@ -46,7 +49,10 @@ def _conversation(
 def test_rules_their_near_misses_and_exactness_under_rederivation(pipeline: RunningPipeline) -> None:
     now = int(time.time() * 1000)
     t0 = now - 120 * MINUTE
-    hit, hit_ids = _conversation(pipeline, [(t0, PASSWORD), (t0 + MINUTE, "how can I reset my password?")])
+    hit_feature = new_id("derive-")  # its own feature, to read its hourly sums alone
+    hit, hit_ids = _conversation(
+        pipeline, [(t0, PASSWORD), (t0 + MINUTE, "how can I reset my password?")], feature=hit_feature
+    )
     too_late, _ = _conversation(pipeline, [(t0, PASSWORD), (t0 + 5 * MINUTE, "how can I reset my password?")])
     unrelated, _ = _conversation(pipeline, [(t0, PASSWORD), (t0 + MINUTE, "what is the weather in Paris")])
     resend, _ = _conversation(pipeline, [(t0, PASSWORD), (t0 + MINUTE, PASSWORD)])
@@ -114,6 +120,43 @@ def test_rules_their_near_misses_and_exactness_under_rederivation(pipeline: Runn
     assert pipeline.post("/v1/events", late).status_code == 202
     pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=late["event_id"])
     assert pipeline.rows("SELECT rephrased FROM response_signals WHERE trace_id = {t:String}", t=hit_ids[0]) == [(1,)]
+    # ...and in the hourly sums too: the client's supersedes the derived one (cancelled).
+    rephrases = "SELECT sum(rephrases) FROM quality_hourly WHERE feature = {f:String} AND tenant_id = 'acme'"
+    _wait_superseded(pipeline, hit_ids[0])
+    assert pipeline.rows(rephrases, f=hit_feature) == [(1,)]
+    # A replay of the derived signal after its cancelled pair is merged away stores it again
+    # and cancels it again: still counted once.
+    pipeline.client.command(f"OPTIMIZE TABLE {pipeline.settings.clickhouse_database}.events_log FINAL")
+    derived = _derived_rephrase(pipeline, hit, hit_ids[0], t0 + MINUTE)
+    produce(pipeline.settings, [derived])
+    sentinel = event("copy", conversation_id=hit, trace_id=hit_ids[1], timestamp=now - MINUTE)
+    assert pipeline.post("/v1/events", sentinel).status_code == 202
+    pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=sentinel["event_id"])
+    _wait_superseded(pipeline, hit_ids[0])
+    assert pipeline.rows(rephrases, f=hit_feature) == [(1,)]
+
+
+def _wait_superseded(pipeline: RunningPipeline, trace_id: str) -> None:
+    """Until the response's derived rephrase is cancelled (the statement after the batch's insert)."""
+    wait_for(
+        lambda: (
+            pipeline.rows("SELECT origin FROM events WHERE trace_id = {t:String} AND type = 'rephrase'", t=trace_id)
+            == [("client",)]
+        ),
+        what="the client's rephrase alone",
+    )
+
+
+def _derived_rephrase(pipeline: RunningPipeline, conversation: str, trace_id: str, ts_ms: int) -> dict[str, Any]:
+    """The derived rephrase of ``trace_id`` as the server produces it (same deterministic event_id)."""
+    record = event("rephrase", conversation_id=conversation, trace_id=trace_id)
+    record.update(
+        event_id=derived_event_id("acme", "rephrase", trace_id), tenant_id="acme", ts=ts_ms, timestamp=ts_ms,
+        received_at=ts_ms, sent_at=None, received_via="derived", message_id=None, response_id=None, turn_id=None,
+        session_id=None, value=None, reasons=[], comment=None, edited_text=None, edit_distance=None,
+        copied_chars=None, attempt=None, dwell_ms=None, properties={"derived_by": "rephrase"},
+    )  # fmt: skip
+    return record
 
 
 def _record_like(rows: list[tuple[Any, ...]], conversation: str, pipeline: RunningPipeline) -> dict[str, Any]:
