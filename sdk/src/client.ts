@@ -1,4 +1,5 @@
-import { type FeedbackConfig, type ResolvedConfig, resolveConfig } from "./config.js";
+import { anonymousId, type FeedbackConfig, type ResolvedConfig, resolveConfig } from "./config.js";
+import { allows, type Consent, checkConsent } from "./consent.js";
 import { Dispatcher } from "./delivery/dispatcher.js";
 import { EventQueue } from "./delivery/queue.js";
 import { Transport } from "./delivery/transport.js";
@@ -26,6 +27,8 @@ const DATASET_IDS: Array<[keyof MessageIds, string]> = [
 export class FeedbackClient {
   private readonly config: ResolvedConfig;
   private readonly dispatcher: Dispatcher;
+  private readonly queue: EventQueue;
+  private consentLevel: Consent;
   private readonly messages = new Map<Element, MessageHandle>();
   private readonly attempts = new Map<string, number>();
   private readonly identity: Identity;
@@ -36,13 +39,20 @@ export class FeedbackClient {
   constructor(config: FeedbackConfig) {
     const c = (this.config = resolveConfig(config));
     this.identity = { userId: c.userId, sessionId: c.sessionId, anonymousId: c.anonymousId };
-    const queue = new EventQueue({
+    this.consentLevel = c.consent;
+    const queue = (this.queue = new EventQueue({
       max: c.maxQueue,
       storage: c.storage,
       storageKey: c.storageKey,
       onOverflow: (events) => this.report({ kind: "overflow", message: `queue full, dropped ${events.length}`, events }),
       onStorageError: (cause) => this.report({ kind: "internal", message: "storage unavailable", cause }),
-    });
+      maxTextAgeMs: c.maxStoredTextMs,
+      now: c.clock.now,
+      onExpired: (events) =>
+        this.report({ kind: "dropped", message: "unsent text kept longer than maxStoredTextMs", events }),
+    }));
+    // What earlier pages queued is sent only if the consent given now still allows it.
+    queue.retain((event) => allows(this.consentLevel, event.type));
     const transport = new Transport({
       endpoint: c.endpoint,
       publicKey: c.publicKey,
@@ -112,9 +122,14 @@ export class FeedbackClient {
     this.messages.get(element)?.markComplete();
   }
 
-  /** Sends any event; `abandon` needs only `conversationId`, every other type a full set of ids. */
+  /**
+   * Sends any event; `abandon` needs only `conversationId`, every other type a full set of ids.
+   * Returns nothing (and sends nothing) when the consent given does not cover the type.
+   */
   track(type: EventType, ids: EventIds, fields: EventFields = {}): FeedbackEvent | undefined {
+    if (!allows(this.consentLevel, type)) return undefined;
     try {
+      if (!this.identity.userId && !this.identity.anonymousId) this.identity.anonymousId = anonymousId(this.config.storage);
       const event = makeEvent(type, ids, fields, this.identity, this.config.clock.now());
       this.dispatcher.enqueue(event);
       return event;
@@ -122,6 +137,25 @@ export class FeedbackClient {
       this.report({ kind: "internal", message: `could not queue ${type}`, cause });
       return undefined;
     }
+  }
+
+  /** The consent currently given. */
+  get consent(): Consent {
+    return this.consentLevel;
+  }
+
+  /**
+   * Changes what the person agreed to. Taking consent back drops every queued event it no longer
+   * covers, from memory and from storage, at once (`"none"`: the whole offline queue).
+   */
+  setConsent(consent: Consent): void {
+    try {
+      this.consentLevel = checkConsent(consent, "setConsent()");
+    } catch (cause) {
+      this.report({ kind: "internal", message: cause instanceof Error ? cause.message : String(cause), cause });
+      return;
+    }
+    this.queue.retain((event) => allows(this.consentLevel, event.type));
   }
 
   setUser(userId: string | undefined): void {

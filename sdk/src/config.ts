@@ -1,3 +1,4 @@
+import { type Consent, checkConsent } from "./consent.js";
 import type { BackoffOptions } from "./delivery/backoff.js";
 import type { Clock } from "./delivery/dispatcher.js";
 import type { StorageLike } from "./delivery/queue.js";
@@ -19,6 +20,17 @@ export interface FeedbackConfig {
    * id made once per browser and kept in `localStorage` (in memory where storage is unavailable).
    */
   anonymousId?: string;
+  /**
+   * What the person agreed to (default `"all"`): `"explicit"` sends only thumbs, ratings and
+   * comments; `"none"` sends nothing and writes nothing to storage. Start with `"explicit"` or
+   * `"none"` where implicit tracking needs consent, then call `setConsent()` when it is given.
+   */
+  consent?: Consent;
+  /**
+   * Longest time an unsent event carrying a comment or edited text stays in the offline queue's
+   * storage, ms (default 24 h); older ones are dropped (reported as `dropped`).
+   */
+  maxStoredTextMs?: number;
   /** Everything that goes wrong lands here; the SDK never throws into the page after start. */
   onError?: ErrorCallback;
 
@@ -71,11 +83,13 @@ export interface FeedbackConfig {
 }
 
 export type ResolvedConfig = Required<
-  Omit<FeedbackConfig, "userId" | "sessionId" | "anonymousId" | "backoff" | "storage" | "window" | "sendBeacon" | "clock" | "labels">
+  Omit<FeedbackConfig, "userId" | "sessionId" | "anonymousId" | "consent" | "backoff" | "storage" | "window" | "sendBeacon" | "clock" | "labels">
 > & {
   userId: string | undefined;
   sessionId: string | undefined;
-  anonymousId: string;
+  /** As configured; else made (and stored) at the first event that needs it. */
+  anonymousId: string | undefined;
+  consent: Consent;
   backoff: BackoffOptions;
   storage: StorageLike | undefined;
   window: Window | undefined;
@@ -100,7 +114,9 @@ export function resolveConfig(config: FeedbackConfig): ResolvedConfig {
     publicKey: config.publicKey,
     userId: config.userId,
     sessionId: config.sessionId,
-    anonymousId: config.anonymousId || anonymousId(storage),
+    anonymousId: config.anonymousId || undefined,
+    consent: config.consent === undefined ? "all" : checkConsent(config.consent, "consent"),
+    maxStoredTextMs: Math.max(0, config.maxStoredTextMs ?? 24 * 3600 * 1000),
     onError: config.onError ?? (() => {}),
     flushIntervalMs: config.flushIntervalMs ?? 1000,
     maxBatch: clampInt(config.maxBatch ?? 50, 1, 1000),
@@ -144,7 +160,7 @@ function clampInt(value: number, min: number, max: number): number {
 
 /** The browser's anonymous rater id: kept under one key for every key and page of the origin. */
 export const ANONYMOUS_ID_KEY = "feedback-sdk:anonymous-id";
-const MAX_ID = 128; // CONTRACT.md §4: ids are strings of at most 128 characters
+const MAX_ID = 128; // docs/contract.md §4: ids are strings of at most 128 characters
 let inMemoryAnonymousId: string | undefined;
 
 /** The id stored in `storage`, or a new one stored there; in memory (this page) if storage fails. */

@@ -1,5 +1,6 @@
 export { createFeedback, FeedbackClient } from "./client.js";
 export type { FeedbackConfig } from "./config.js";
+export type { Consent } from "./consent.js";
 export type { AttachOptions } from "./message.js";
 export { MessageHandle } from "./message.js";
 export { levenshtein } from "./levenshtein.js";

@@ -13,6 +13,11 @@ export interface QueueOptions {
   storageKey: string;
   onOverflow: (dropped: FeedbackEvent[]) => void;
   onStorageError: (error: unknown) => void;
+  /** Longest an unsent comment or edited text may stay in storage, ms (default: no limit). */
+  maxTextAgeMs?: number;
+  now?: () => number;
+  /** Events dropped because their text waited longer than `maxTextAgeMs`. */
+  onExpired?: (dropped: FeedbackEvent[]) => void;
 }
 
 /**
@@ -30,7 +35,7 @@ export class EventQueue {
   private persistPending = false;
 
   constructor(private readonly opts: QueueOptions) {
-    this.events = this.cap(this.readStored());
+    this.events = this.cap(this.unexpired(this.readStored()));
   }
 
   get size(): number {
@@ -58,23 +63,59 @@ export class EventQueue {
     this.schedulePersist();
   }
 
-  /** Writes the queue to storage now (also called before the page goes away). */
-  persist(): void {
+  /**
+   * Keeps only the events `keep` accepts, here and in storage (other tabs' backlog included),
+   * and writes storage at once: consent taken back leaves nothing behind.
+   */
+  retain(keep: (event: FeedbackEvent) => boolean): void {
+    this.events = this.events.filter(keep);
     this.persistPending = false;
     const { storage, storageKey } = this.opts;
     if (!storage) return;
+    try {
+      if (storage.getItem(storageKey) === null) return; // nothing stored: write nothing
+    } catch (error) {
+      this.opts.onStorageError(error);
+      return;
+    }
     const mine = new Set(this.events.map((e) => e.event_id));
-    const others = this.readStored().filter(
-      (e) => !mine.has(e.event_id) && !this.removedSincePersist.has(e.event_id),
+    const others = this.readStored().filter((e) => keep(e) && !mine.has(e.event_id));
+    this.write(others.concat(this.events));
+  }
+
+  /** Writes the queue to storage now (also called before the page goes away). */
+  persist(): void {
+    this.persistPending = false;
+    const { storage } = this.opts;
+    if (!storage) return;
+    const mine = new Set(this.events.map((e) => e.event_id)); // before expiry: reported once
+    this.events = this.unexpired(this.events);
+    const others = this.unexpired(
+      this.readStored().filter((e) => !mine.has(e.event_id) && !this.removedSincePersist.has(e.event_id)),
     );
     this.removedSincePersist.clear();
     const merged = others.concat(this.events);
-    const kept = merged.slice(Math.max(0, merged.length - this.opts.max));
+    this.write(merged.slice(Math.max(0, merged.length - this.opts.max)));
+  }
+
+  private write(events: FeedbackEvent[]): void {
     try {
-      storage.setItem(storageKey, JSON.stringify(kept));
+      this.opts.storage?.setItem(this.opts.storageKey, JSON.stringify(events));
     } catch (error) {
       this.opts.onStorageError(error);
     }
+  }
+
+  /** Drops the events whose comment or edited text has waited longer than allowed. */
+  private unexpired(events: FeedbackEvent[]): FeedbackEvent[] {
+    const { maxTextAgeMs, now } = this.opts;
+    if (maxTextAgeMs === undefined || !now) return events;
+    const oldest = now() - maxTextAgeMs;
+    const expired = events.filter((e) => hasText(e) && e.timestamp < oldest);
+    if (expired.length === 0) return events;
+    const gone = new Set(expired.map((e) => e.event_id));
+    this.opts.onExpired?.(expired);
+    return events.filter((e) => !gone.has(e.event_id));
   }
 
   private schedulePersist(): void {
@@ -105,6 +146,11 @@ export class EventQueue {
       return [];
     }
   }
+}
+
+/** Whether the event carries text the person typed (a comment or their edit of the answer). */
+function hasText(event: FeedbackEvent): boolean {
+  return typeof event.comment === "string" || typeof event.edited_text === "string";
 }
 
 function isEvent(value: unknown): value is FeedbackEvent {
