@@ -15,12 +15,29 @@ from runtime.errors import ConfigError
 
 CHDB_SCHEME = "chdb://"
 
+# Every session on a cluster (FEEDBACK_CLICKHOUSE_CLUSTER): what keeps the exactness rules of one
+# server through Distributed tables (docs/contract.md §7, "On a cluster").
+CLUSTER_SESSION: dict[str, Any] = {
+    # An insert returns once every shard has its rows: the next lookup sees them, and a retried
+    # batch splits into the same per-shard blocks, which the replicated tables store once.
+    "insert_distributed_sync": 1,
+    # IN / JOIN subqueries (the worker's session-local key tables) run once, on the server the
+    # client talks to, and go to the shards with the query: every shard is asked about every key.
+    "prefer_global_in_and_join": 1,
+    # With replicas: an insert waits for a majority of its shard's replicas, and a read only uses a
+    # replica that has every such insert, so a lookup never misses a row the worker just wrote.
+    "insert_quorum": "auto",
+    "insert_quorum_parallel": 0,
+    "select_sequential_consistency": 1,
+}
+
 
 @dataclass(frozen=True)
 class ClickHouseTarget:
     """Where ClickHouse lives: an embedded engine path, or a server DSN."""
 
     url: str
+    cluster: str | None = None  # FEEDBACK_CLICKHOUSE_CLUSTER: a server's cluster of remote_servers
 
     @property
     def embedded(self) -> bool:
@@ -38,6 +55,13 @@ class ClickHouseTarget:
 
     def connect(self, database: str | None = None, **settings: Any) -> Client:
         """A new client; embedded clients in one process share the engine."""
+        if self.cluster is not None:
+            if self.embedded:
+                raise ConfigError(
+                    "FEEDBACK_CLICKHOUSE_CLUSTER: a cluster needs ClickHouse servers "
+                    "(FEEDBACK_CLICKHOUSE_URL=http(s)://...), not the embedded engine"
+                )
+            settings = {**CLUSTER_SESSION, **settings}
         if self.embedded:
             path = self.chdb_path
             path.mkdir(parents=True, exist_ok=True)
