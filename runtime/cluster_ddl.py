@@ -81,11 +81,15 @@ def check_cluster_name(cluster: str) -> str:
 
 @dataclass
 class ClusterDDL:
-    """Rewrites statements in migration order; remembers which tables it made sharded."""
+    """Rewrites statements in migration order; remembers which tables it made sharded, and how."""
 
     cluster: str
     database: str
-    sharded: set[str] = field(default_factory=set)
+    sharding: dict[str, str] = field(default_factory=dict)  # table -> its sharding expression
+
+    @property
+    def sharded(self) -> set[str]:
+        return set(self.sharding)
 
     def __post_init__(self) -> None:
         check_cluster_name(self.cluster)
@@ -144,11 +148,11 @@ class ClusterDDL:
         database, table = _split(local)
         replicated = f"'/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}'" + (f", {args}" if args else "")
         settings = _DEDUP_WINDOW.sub("replicated_deduplication_window", after)
-        self.sharded.add(name)
+        self.sharding[name] = sharding_key(columns, after, name)
         return [
             f"{head}{local} {self.on_cluster}\n({columns})\nENGINE = Replicated{kind}({replicated}){settings}",
             f"{head}{name} {self.on_cluster}\nAS {local}\n"
-            f"ENGINE = Distributed('{self.cluster}', '{database}', '{table}', {sharding_key(columns, after, name)})",
+            f"ENGINE = Distributed('{self.cluster}', '{database}', '{table}', {self.sharding[name]})",
         ]
 
     # CREATE MATERIALIZED VIEW ------------------------------------------------------------------
@@ -192,7 +196,7 @@ class ClusterDDL:
         head, tail = f"DROP TABLE {match.group('ie') or ''}", match.group("tail")
         if name not in self.sharded:
             return [f"{head}{name} {self.on_cluster}{tail}"]
-        self.sharded.discard(name)
+        del self.sharding[name]
         return [f"{head}{name} {self.on_cluster}{tail}", f"{head}{self._local(name)} {self.on_cluster}{tail}"]
 
     # names -------------------------------------------------------------------------------------
