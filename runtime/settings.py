@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.clickhouse import ClickHouseTarget
@@ -104,6 +104,15 @@ class Settings(BaseSettings):
             return check_cluster_name(value.strip())
         except ConfigError as exc:  # pydantic reports ValueErrors, naming the field
             raise ValueError(str(exc)) from exc
+
+    @model_validator(mode="after")
+    def _cluster_of_servers(self) -> Settings:
+        if self.clickhouse_cluster is not None and self.clickhouse().embedded:
+            raise ValueError(
+                "FEEDBACK_CLICKHOUSE_CLUSTER: a cluster is made of ClickHouse servers; set "
+                "FEEDBACK_CLICKHOUSE_URL=http(s)://user:pass@host:port (the embedded engine is one process)"
+            )
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod

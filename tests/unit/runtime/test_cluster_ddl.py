@@ -243,7 +243,9 @@ def test_cluster_settings() -> None:
     settings = Settings(clickhouse_cluster="prod", clickhouse_url="http://u:p@ch:8123")  # type: ignore[arg-type]
     assert settings.clickhouse() == ClickHouseTarget("http://u:p@ch:8123", "prod")
     with pytest.raises(ValueError, match="FEEDBACK_CLICKHOUSE_CLUSTER"):
-        Settings(clickhouse_cluster="a'b")
+        Settings(clickhouse_cluster="a'b", clickhouse_url="http://u:p@ch:8123")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="FEEDBACK_CLICKHOUSE_CLUSTER: a cluster is made of ClickHouse servers"):
+        Settings(clickhouse_cluster="prod")  # the default URL: the embedded engine
     with pytest.raises(ConfigError, match="embedded"):
         ClickHouseTarget("chdb:///tmp/x", "prod").connect()
     assert CLUSTER_SESSION["insert_distributed_sync"] == 1
