@@ -15,8 +15,9 @@ Each statement of ``sql/`` is rewritten by its kind, so a new migration needs no
   Collapsing engine merges together always meet on one shard).
 * ``CREATE [OR REPLACE] VIEW``, ``DICTIONARY``, ``FUNCTION`` and other engines: the same text
   ``ON CLUSTER``; views read the Distributed names, so they see every shard.
-* ``CREATE MATERIALIZED VIEW … TO t AS SELECT … FROM s``: ``ON CLUSTER``, writing to ``t_local``
-  and fired by inserts into ``s_local``: each shard derives its own rows into its own target.
+* ``CREATE MATERIALIZED VIEW … TO t AS SELECT … FROM s``: ``ON CLUSTER``, fired by inserts into
+  ``s_local`` and writing to ``t_local``: each shard derives its own rows into its own target. (From
+  a source that is not sharded, it writes through ``t``, the Distributed table, by ``t``'s key.)
 * ``ALTER TABLE t``: every command on ``t_local``; the column commands also on ``t`` (a
   Distributed table has columns, not projections, indexes or data of its own).
 * ``DELETE FROM``, ``TRUNCATE``, ``OPTIMIZE`` of ``t``: on ``t_local``, ``ON CLUSTER``.
@@ -61,6 +62,7 @@ _ORDER_BY = re.compile(r"\bORDER\s+BY\s+", re.I)
 _CLAUSE = re.compile(r"\b(?:PRIMARY\s+KEY|PARTITION\s+BY|SAMPLE\s+BY|TTL|SETTINGS|COMMENT)\b", re.I)
 _TO = re.compile(rf"^TO\s+(?P<name>{_NAME})\s*", re.I)
 _FROM = re.compile(rf"\bFROM\s+(?P<name>{_NAME})", re.I)
+_AS_SELECT = re.compile(r"\bAS\s+(?:SELECT|WITH)\b", re.I)
 _COLUMN_COMMAND = re.compile(r"^(?:ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b", re.I)
 _NOT_A_COLUMN = re.compile(r"^(?:INDEX|PROJECTION|CONSTRAINT)\b", re.I)
 _DEDUP_WINDOW = re.compile(r"\bnon_replicated_deduplication_window\b")
@@ -140,6 +142,8 @@ class ClusterDDL:
         if not kind.endswith("MergeTree"):
             return [f"{head}{name} {self.on_cluster}\n{rest}"]
         after = tail[engine.end() :]
+        if _AS_SELECT.search(after):
+            raise ClusterDDLError(f"{name}: CREATE TABLE … AS SELECT would fill every shard: create, then INSERT")
         args = ""
         if after.startswith("("):
             end = _closing(after, 0)
@@ -169,10 +173,12 @@ class ClusterDDL:
         body = rest[to.end() :]
         source = _FROM.search(body)
         if source is not None and self._qualified(source.group("name")) in self.sharded:
+            # fired on each shard by its own rows, it writes that shard's target rows: both local
             local_source = self._local(self._qualified(source.group("name")))
             body = f"{body[: source.start('name')]}{local_source}{body[source.end('name') :]}"
-        local_target = self._local(target) if target in self.sharded else target
-        return f"{text[: match.end('name')]} {self.on_cluster}\nTO {local_target}\n{body}"
+            target = self._local(target) if target in self.sharded else target
+        # else fired where an insert arrives: through the target's Distributed table, by its key
+        return f"{text[: match.end('name')]} {self.on_cluster}\nTO {target}\n{body}"
 
     # ALTER TABLE -------------------------------------------------------------------------------
 

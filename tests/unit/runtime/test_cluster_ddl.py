@@ -144,6 +144,13 @@ def test_a_materialized_view_fires_on_the_local_source_and_writes_the_local_targ
         "CREATE MATERIALIZED VIEW IF NOT EXISTS db.daily_mv ON CLUSTER 'prod'\nTO db.daily_local\n"
         "AS SELECT tenant_id, sum(sign) AS n FROM db.events_log_local GROUP BY tenant_id"
     )
+    # from a source that is not sharded (e.g. a Null table), rows go by the target's key
+    rewriter.rewrite("CREATE TABLE db.incoming (tenant_id String) ENGINE = Null")
+    (routed,) = rewriter.rewrite(
+        "CREATE MATERIALIZED VIEW db.r TO db.daily AS SELECT tenant_id, 1 AS n FROM db.incoming"
+    )
+    assert "TO db.daily\n" in routed
+    assert "FROM db.incoming" in routed
     with pytest.raises(ClusterDDLError, match="TO table"):
         rewriter.rewrite("CREATE MATERIALIZED VIEW db.x ENGINE = MergeTree ORDER BY a AS SELECT a FROM db.events_log")
 
@@ -156,6 +163,7 @@ def test_a_materialized_view_fires_on_the_local_source_and_writes_the_local_targ
         "CREATE TABLE db.x ON CLUSTER c (a String) ENGINE = MergeTree ORDER BY a",  # column list expected
         "CREATE TABLE db.x (a String) ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY a",
         "CREATE TABLE db.x (a String)",
+        "CREATE TABLE db.x (a String) ENGINE = MergeTree ORDER BY a AS SELECT 'a'",
     ],
 )
 def test_what_has_no_cluster_form_is_refused_by_name(statement: str) -> None:
