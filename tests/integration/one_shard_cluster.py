@@ -9,7 +9,8 @@ views over them, and the worker's lookups and inserts through the Distributed ta
 
 Usage: python -m tests.integration.one_shard_cluster ENGINE_DIR. Kafka, topics, group and database
 come from FEEDBACK_* as for ``feedback worker``. Runs until SIGTERM, then prints the counts of
-test_crash_safety.COUNTS_SQL and the engines of the database's tables as one JSON line.
+test_crash_safety.COUNTS_SQL, the engines of the database's tables and each view's row count as one
+JSON line.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def main(engine_dir: Path) -> None:
     counts = reader.query(COUNTS_SQL).result_rows[0]
     tables = reader.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()").result_rows
     engines = {str(name): str(engine) for name, engine in tables}
-    print(json.dumps({"counts": [int(value) for value in counts], "engines": engines}), flush=True)
+    # every view answers over the Distributed tables (the quality score's, the reasons', ...)
+    views = {name: int(reader.command(f"SELECT count() FROM {name}")) for name, e in engines.items() if e == "View"}  # type: ignore[arg-type]
+    print(json.dumps({"counts": [int(value) for value in counts], "engines": engines, "views": views}), flush=True)
 
 
 if __name__ == "__main__":

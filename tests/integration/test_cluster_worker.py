@@ -63,3 +63,7 @@ def test_the_worker_counts_exactly_through_distributed_tables(tmp_path: Path, ka
         assert engines[table] == "Distributed"
         assert engines[f"{table}_local"] == "CollapsingMergeTree"
     assert_exact(result["counts"], expected_counts(batches))
+    views = result["views"]
+    assert {"events", "traces", "ratings_current", "quality_hourly", "reasons_hourly", "response_signals"} <= set(views)
+    assert {"response_scores", "quality_scores_hourly"} <= set(views)
+    assert views["response_signals"] == views["traces"] == expected_counts(batches)["traces"]
