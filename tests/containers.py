@@ -64,7 +64,7 @@ def clickhouse_container() -> Iterator[str]:
     container = (
         DockerContainer(CLICKHOUSE_IMAGE)
         .with_exposed_ports(8123)
-        .with_envs(CLICKHOUSE_USER="feedback", CLICKHOUSE_PASSWORD=password, CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT="1")
+        .with_envs(CLICKHOUSE_USER="feedback", CLICKHOUSE_PASSWORD=password)
     )
     with container:
         host, port = container.get_container_host_ip(), container.get_exposed_port(8123)
