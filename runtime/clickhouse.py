@@ -24,11 +24,6 @@ CLUSTER_SESSION: dict[str, Any] = {
     # IN / JOIN subqueries (the worker's session-local key tables) run once, on the server the
     # client talks to, and go to the shards with the query: every shard is asked about every key.
     "prefer_global_in_and_join": 1,
-    # With replicas: an insert waits for a majority of its shard's replicas, and a read only uses a
-    # replica that has every such insert, so a lookup never misses a row the worker just wrote.
-    "insert_quorum": "auto",
-    "insert_quorum_parallel": 0,
-    "select_sequential_consistency": 1,
 }
 
 
@@ -73,7 +68,33 @@ class ClickHouseTarget:
                 "FEEDBACK_CLICKHOUSE_URL: expected chdb://PATH or http(s)://user:pass@host:port, "
                 f"got scheme of {self.url.split(':', 1)[0]!r}"
             )
-        return clickhouse_connect.get_client(dsn=self.url, database=database, settings=settings or None)
+        client = clickhouse_connect.get_client(dsn=self.url, database=database, settings=settings or None)
+        if self.cluster is not None and not settings.get("readonly"):
+            # With replicas, an insert returns once every replica of its shard has it: a lookup
+            # then reads the rows the worker just wrote, whichever replica answers. (A replica
+            # down stops the inserts, and the worker retries: nothing is counted twice.)
+            replicas = cluster_replicas(client, self.cluster)
+            if replicas > 1:
+                client.set_client_setting("insert_quorum", replicas)
+        return client
+
+
+def cluster_replicas(client: Client, cluster: str) -> int:
+    """How many replicas each shard of ``cluster`` has (the server's remote_servers)."""
+    rows = client.query(
+        "SELECT min(replicas), max(replicas), count() FROM "
+        "(SELECT shard_num, count() AS replicas FROM system.clusters WHERE cluster = {c:String} GROUP BY shard_num)",
+        parameters={"c": cluster},
+    ).result_rows
+    fewest, most, shards = rows[0]
+    if not shards:
+        raise ConfigError(f"FEEDBACK_CLICKHOUSE_CLUSTER: the server has no cluster {cluster!r} in its remote_servers")
+    if fewest != most:
+        raise ConfigError(
+            f"FEEDBACK_CLICKHOUSE_CLUSTER: the shards of {cluster!r} have {fewest} to {most} replicas; give every "
+            "shard the same number (an insert waits for all replicas of its shard)"
+        )
+    return int(most)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from producers.app import message_key
-from runtime.clickhouse import CLUSTER_SESSION, ClickHouseTarget
+from runtime.clickhouse import CLUSTER_SESSION, ClickHouseTarget, cluster_replicas
 from runtime.cluster_ddl import CONVERSATION_SHARDING, ClusterDDL, ClusterDDLError, split_top_level
 from runtime.errors import ConfigError
 from runtime.migrations import Migration, bundled_migrations, cluster_statements, migrate
@@ -256,5 +256,24 @@ def test_cluster_settings() -> None:
         Settings(clickhouse_cluster="prod")  # the default URL: the embedded engine
     with pytest.raises(ConfigError, match="embedded"):
         ClickHouseTarget("chdb:///tmp/x", "prod").connect()
-    assert CLUSTER_SESSION["insert_distributed_sync"] == 1
-    assert CLUSTER_SESSION["prefer_global_in_and_join"] == 1
+    assert CLUSTER_SESSION == {"insert_distributed_sync": 1, "prefer_global_in_and_join": 1}
+
+
+class Clusters:
+    """A stand-in client answering cluster_replicas' question with fixed (min, max, shards)."""
+
+    def __init__(self, row: tuple[int, int, int]) -> None:
+        self.row = row
+
+    def query(self, sql: str, parameters: dict[str, Any]) -> Any:
+        assert parameters == {"c": "prod"}
+        return type("Result", (), {"result_rows": [self.row]})()
+
+
+def test_an_insert_waits_for_every_replica_of_its_shard() -> None:
+    assert cluster_replicas(Clusters((2, 2, 3)), "prod") == 2  # type: ignore[arg-type]
+    assert cluster_replicas(Clusters((1, 1, 2)), "prod") == 1  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="no cluster 'prod'"):
+        cluster_replicas(Clusters((0, 0, 0)), "prod")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="same number"):
+        cluster_replicas(Clusters((2, 3, 2)), "prod")  # type: ignore[arg-type]
