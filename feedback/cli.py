@@ -129,7 +129,7 @@ def up() -> None:
         ensure_topics(settings)
         with engine_claim(settings, settings.http_addr):
             client = settings.clickhouse().connect()
-            apply_migrations(client, settings.clickhouse_database)
+            apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
             server = CollectorServer(settings, make_collector(settings))
             worker = make_worker(settings, client, stop=stop)
 
@@ -201,7 +201,7 @@ def worker(
         signal.signal(signum, lambda *_: stop.set())  # finish the batch, commit, close
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database)
+        apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
         worker = make_worker(settings, client, group=group, topics=names, stop=stop)
         quality_thread = start_quality_loop(settings, stop)
         tune_gc()
@@ -224,7 +224,11 @@ def migrate(
     """Apply the sql/ migrations (idempotent, versioned)."""
     settings = _settings()
     with engine_claim(settings, None):
-        applied = apply_migrations(settings.clickhouse().connect(), database or settings.clickhouse_database)
+        applied = apply_migrations(
+            settings.clickhouse().connect(),
+            database or settings.clickhouse_database,
+            cluster=settings.clickhouse_cluster,
+        )
     _console().print(
         f"applied {len(applied)} migration(s)"
         + (": " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied) if applied else "")
@@ -518,7 +522,7 @@ def derive_command(tenant: TenantOption = None, at: AtOption = None) -> None:
     settings = _settings()
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database)
+        apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
         counts = derive(settings, client, at=_at(at), tenant=tenant)
     typer.echo(f"derived {counts['rephrase']} rephrase and {counts['abandon']} abandon signal(s)")
 
@@ -532,7 +536,7 @@ def score_fit(
     settings = _settings()
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database)
+        apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
         model = fit(
             client,
             settings.clickhouse_database,
@@ -594,7 +598,7 @@ def alerts_check(
     config = AlertConfig.from_settings(settings, window_s, baseline_s)
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database)
+        apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
         result = check(client, settings.clickhouse_database, config, at=_at(at), tenant=tenant)
     if result.raised:
         _console().print(_alerts_table(result.raised))

@@ -53,7 +53,7 @@ def run_here(
     settings: Settings, slices: list[Slice], database: str, on_slice: Callable[[Slice], Callable[[int], None]]
 ) -> Iterator[tuple[Slice, ReplayStats]]:
     client = settings.clickhouse().connect()
-    migrate(client, database)
+    migrate(client, database, cluster=settings.clickhouse_cluster)
     for part in slices:
         yield part, replay(settings, client, database, part, on_progress=on_slice(part))
 

@@ -9,6 +9,8 @@ from importlib import resources
 import structlog
 from clickhouse_connect.driver.client import Client
 
+from runtime.cluster_ddl import ClusterDDL
+
 log = structlog.get_logger(__name__)
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -38,10 +40,15 @@ def bundled_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def migrate(client: Client, database: str, migrations: list[Migration] | None = None) -> list[Migration]:
-    """Create the database if needed and apply what is not yet recorded. Returns what was applied."""
+def migrate(
+    client: Client, database: str, migrations: list[Migration] | None = None, cluster: str | None = None
+) -> list[Migration]:
+    """Create the database if needed and apply what is not yet recorded. Returns what was applied.
+    With ``cluster`` (FEEDBACK_CLICKHOUSE_CLUSTER), the same migrations as cluster DDL."""
     if not IDENTIFIER.match(database):
         raise ValueError(f"database name {database!r}: letters, digits and _ only")
+    if cluster is not None:
+        return _migrate_cluster(client, database, migrations, cluster)
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.command(
         f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
@@ -61,5 +68,51 @@ def migrate(client: Client, database: str, migrations: list[Migration] | None = 
             column_names=["version", "name"],
         )
         log.info("migration.applied", database=database, version=migration.version, name=migration.name)
+        applied.append(migration)
+    return applied
+
+
+def cluster_statements(migrations: list[Migration], database: str, cluster: str) -> list[list[str]]:
+    """Each migration's statements as cluster DDL (runtime.cluster_ddl), rewritten in order: a
+    statement's form depends on the tables the migrations before it created."""
+    ddl = ClusterDDL(cluster, database)
+    return [[out for statement in m.statements(database) for out in ddl.rewrite(statement)] for m in migrations]
+
+
+def cluster_bookkeeping(database: str, cluster: str) -> list[str]:
+    """The database on every server, and ``schema_migrations``: one replicated table shared by every
+    server of the cluster (no {shard} in its path, replicas named by shard and replica), so
+    whichever server ``feedback migrate`` reaches knows what is applied."""
+    on_cluster = ClusterDDL(cluster, database).on_cluster
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {database} {on_cluster}",
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations {on_cluster} "
+        "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        f"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations', "
+        "'{shard}-{replica}') ORDER BY version",
+    ]
+
+
+def _migrate_cluster(
+    client: Client, database: str, migrations: list[Migration] | None, cluster: str
+) -> list[Migration]:
+    for statement in cluster_bookkeeping(database, cluster):
+        client.command(statement)
+    done = {row[0] for row in client.query(f"SELECT version FROM {database}.schema_migrations FINAL").result_rows}
+    chosen = migrations if migrations is not None else bundled_migrations()
+    applied = []
+    for migration, statements in zip(chosen, cluster_statements(chosen, database, cluster), strict=True):
+        if migration.version in done:
+            continue
+        for statement in statements:
+            client.command(statement)
+        client.insert(
+            f"{database}.schema_migrations",
+            [[migration.version, migration.name]],
+            column_names=["version", "name"],
+        )
+        log.info(
+            "migration.applied", database=database, cluster=cluster, version=migration.version, name=migration.name
+        )
         applied.append(migration)
     return applied

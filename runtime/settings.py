@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.clickhouse import ClickHouseTarget
+from runtime.cluster_ddl import check_cluster_name
+from runtime.errors import ConfigError
 from runtime.local_kafka import LocalBroker
 from runtime.networks import Network, parse_networks
 from runtime.readonly_query import QueryLimits
@@ -25,6 +27,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     clickhouse_url: SecretStr = SecretStr("chdb://./.data/clickhouse")
     clickhouse_database: str = "feedback"
+    # A cluster of the servers' remote_servers: migrations create replicated tables ON CLUSTER and
+    # Distributed tables with the contract's names (runtime/cluster_ddl.py).
+    clickhouse_cluster: str | None = None
     keys_file: Path = Path("./.data/keys.json")
     keys_reload_s: float = 1.0  # how often the collector checks the keys file for changes (0: never)
     http_addr: str = "127.0.0.1:8080"
@@ -90,6 +95,25 @@ class Settings(BaseSettings):
     dlq_window: int = Field(default=1000, ge=1)
     dlq_min_messages: int = Field(default=100, ge=1)
 
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _cluster(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return check_cluster_name(value.strip())
+        except ConfigError as exc:  # pydantic reports ValueErrors, naming the field
+            raise ValueError(str(exc)) from exc
+
+    @model_validator(mode="after")
+    def _cluster_of_servers(self) -> Settings:
+        if self.clickhouse_cluster is not None and self.clickhouse().embedded:
+            raise ValueError(
+                "FEEDBACK_CLICKHOUSE_CLUSTER: a cluster is made of ClickHouse servers; set "
+                "FEEDBACK_CLICKHOUSE_URL=http(s)://user:pass@host:port (the embedded engine is one process)"
+            )
+        return self
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -147,7 +171,7 @@ class Settings(BaseSettings):
         return QueryLimits(self.query_timeout_s, self.query_max_memory_bytes, self.query_max_rows)
 
     def clickhouse(self) -> ClickHouseTarget:
-        return ClickHouseTarget(self.clickhouse_url.get_secret_value())
+        return ClickHouseTarget(self.clickhouse_url.get_secret_value(), self.clickhouse_cluster)
 
     def local_broker(self) -> LocalBroker:
         return LocalBroker(

@@ -1,7 +1,9 @@
-"""Session fixtures: the real Kafka broker and ClickHouse (chdb, or a server by URL), started once.
+"""Session fixtures: the real Kafka broker and ClickHouse, started once — given by the environment,
+in containers where Docker runs, else the local broker and the embedded engine (tests/services.py).
 
 Markers both select tests and guard services: a test that uses ``kafka_settings`` must be
 marked ``kafka``, one that uses ``clickhouse`` must be marked ``clickhouse`` — else it fails loudly.
+A test marked ``chdb`` checks the embedded engine itself and is skipped on a ClickHouse server.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from runtime.local_kafka import LocalBroker
 from runtime.logs import configure_logging
 from runtime.migrations import migrate
 from runtime.settings import Settings
+from tests.containers import clickhouse_container, kafka_container
+from tests.services import ServicePlan, Source, docker_answers, plan_services
 
 configure_logging("console", os.environ.get("FEEDBACK_TEST_LOG_LEVEL", "warning"))
 
@@ -78,11 +82,29 @@ def keys_file(session_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def broker_bootstrap(session_dir: Path) -> Iterator[str]:
-    """FEEDBACK_KAFKA_BOOTSTRAP if set; else the local broker (reused when one already runs)."""
-    configured = os.environ.get("FEEDBACK_KAFKA_BOOTSTRAP")
-    if configured:
-        yield configured
+def service_plan() -> ServicePlan:
+    return plan_services(os.environ, docker_answers)
+
+
+@pytest.fixture(autouse=True)
+def _embedded_only(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("chdb") is None:
+        return
+    plan: ServicePlan = request.getfixturevalue("service_plan")
+    if plan.clickhouse_server:
+        pytest.skip("checks the embedded engine (chdb); this session runs against a ClickHouse server")
+
+
+@pytest.fixture(scope="session")
+def broker_bootstrap(session_dir: Path, service_plan: ServicePlan) -> Iterator[str]:
+    """FEEDBACK_KAFKA_BOOTSTRAP if set; else a Kafka container where Docker runs; else the local
+    broker (reused when one already runs)."""
+    if service_plan.kafka_bootstrap is not None:
+        yield service_plan.kafka_bootstrap
+        return
+    if service_plan.kafka is Source.CONTAINER:
+        with kafka_container(Settings().kafka_max_message_bytes) as bootstrap:
+            yield bootstrap
         return
     broker = LocalBroker(home=Settings().kafka_home, data_dir=session_dir / "kafka")
     started = broker.start()
@@ -92,9 +114,23 @@ def broker_bootstrap(session_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def base_settings(session_dir: Path, keys_file: Path) -> Settings:
-    """Unique topics per session; ClickHouse from FEEDBACK_CLICKHOUSE_URL or a session chdb engine."""
-    clickhouse_url = os.environ.get("FEEDBACK_CLICKHOUSE_URL", f"chdb://{session_dir / 'clickhouse'}")
+def clickhouse_url(session_dir: Path, service_plan: ServicePlan) -> Iterator[str]:
+    """FEEDBACK_CLICKHOUSE_URL if set; else a ClickHouse server container where Docker runs; else
+    a session chdb engine."""
+    if service_plan.clickhouse_url is not None:
+        yield service_plan.clickhouse_url
+        return
+    if service_plan.clickhouse is Source.CONTAINER:
+        with clickhouse_container() as url:
+            yield url
+        return
+    yield f"chdb://{session_dir / 'clickhouse'}"
+
+
+@pytest.fixture(scope="session")
+def base_settings(session_dir: Path, keys_file: Path, clickhouse_url: str) -> Settings:
+    """Unique topics and database per session, on the session's ClickHouse (FEEDBACK_CLICKHOUSE_CLUSTER,
+    if set, comes from the environment as for any Settings)."""
     return Settings(
         clickhouse_url=SecretStr(clickhouse_url),
         clickhouse_database=f"test_{uuid.uuid4().hex[:8]}",
@@ -120,5 +156,5 @@ def kafka_settings(request: pytest.FixtureRequest, broker_bootstrap: str, base_s
 def clickhouse(request: pytest.FixtureRequest, base_settings: Settings) -> Client:
     _guard(request, "clickhouse")
     client = base_settings.clickhouse().connect()
-    migrate(client, base_settings.clickhouse_database)
+    migrate(client, base_settings.clickhouse_database, cluster=base_settings.clickhouse_cluster)
     return client

@@ -47,7 +47,7 @@ def _pipeline(broker_bootstrap: str, base_settings: Settings) -> Iterator[Runnin
         update={"kafka_bootstrap": broker_bootstrap, "http_addr": f"127.0.0.1:{free_port()}"}
     )
     ensure_topics(settings)
-    migrate(settings.clickhouse().connect(), settings.clickhouse_database)
+    migrate(settings.clickhouse().connect(), settings.clickhouse_database, cluster=settings.clickhouse_cluster)
     client = settings.clickhouse().connect(database=settings.clickhouse_database)
     server = CollectorServer(settings, make_collector(settings))
     stop = threading.Event()

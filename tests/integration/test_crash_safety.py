@@ -94,6 +94,16 @@ def produce(settings: Settings, batch: list[tuple[list[dict[str, Any]], dict[str
         produce_items(settings, [], traces)
 
 
+def _own_clickhouse(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """A ClickHouse of the test's own for its worker processes: an engine in tmp_path, or on the
+    session's server (a container, an existing cluster) a database of its own."""
+    target = settings.clickhouse()
+    if target.embedded:
+        return {"FEEDBACK_CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}"}
+    env = {"FEEDBACK_CLICKHOUSE_URL": target.url, "FEEDBACK_CLICKHOUSE_DATABASE": f"crash_{new_id()}"}
+    return env | ({"FEEDBACK_CLICKHOUSE_CLUSTER": target.cluster} if target.cluster else {})
+
+
 def test_kill_9_mid_stream_then_restart_keeps_counts_exact(tmp_path: Path, kafka_settings: Settings) -> None:
     settings = kafka_settings.model_copy(update={"topic_prefix": f"crash-{new_id()}."})
     ensure_topics(settings)
@@ -101,7 +111,7 @@ def test_kill_9_mid_stream_then_restart_keeps_counts_exact(tmp_path: Path, kafka
         FEEDBACK_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
         FEEDBACK_TOPIC_PREFIX=settings.topic_prefix,
         FEEDBACK_TOPIC_PARTITIONS=str(settings.topic_partitions),
-        FEEDBACK_CLICKHOUSE_URL=f"chdb://{tmp_path / 'clickhouse'}",
+        **_own_clickhouse(settings, tmp_path),
         FEEDBACK_BATCH_MAX_MESSAGES="150",
     )
     batches = []

@@ -172,6 +172,12 @@ def _load_traces_without_rejoining(settings: Settings, traces: list[dict[str, An
     writer._stage.run(writer._insert)
 
 
+@pytest.mark.chdb
+def test_an_embedded_engines_replay_writes_itself(base_settings: Settings) -> None:
+    # embedded: one process owns the engine, and its locks suffice (no live group asked)
+    assert not through_live_group(base_settings, base_settings.clickhouse_database)
+
+
 def test_a_replay_into_a_servers_live_database_goes_through_the_live_group(kafka_settings: Settings) -> None:
     settings = _own(kafka_settings, "race-forward")
     events, traces = _workload(40)
@@ -185,7 +191,6 @@ def test_a_replay_into_a_servers_live_database_goes_through_the_live_group(kafka
         server = settings.model_copy(update={"clickhouse_url": SecretStr("http://user:pass@clickhouse.invalid:8123")})
         assert through_live_group(server, server.clickhouse_database)
         assert not through_live_group(server, "a_database_of_its_own")
-        assert not through_live_group(settings, settings.clickhouse_database)  # embedded: locks suffice
         # what a server-mode replay does: the copies reach the live worker, which stores each once
         copied = 0
         for kind in ("traces", "explicit", "implicit"):

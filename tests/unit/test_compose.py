@@ -212,3 +212,66 @@ def test_example_keys_file_loads() -> None:
     store = KeyStore.load(path)
     assert all(store.first(kind) is not None for kind in KeyKind)
     assert len({entry["key"] for entry in json.loads(path.read_text())["keys"]}) == len(KeyKind)
+
+
+# ---- the `cluster` profile: a 2-shard ClickHouse cluster with Keeper (issue 19) ----------------
+
+CLUSTER_SERVICES = (
+    "clickhouse-keeper",
+    "clickhouse-s1",
+    "clickhouse-s2",
+    "migrate-cluster",
+    "collector-cluster",
+    "worker-cluster",
+)
+CLUSTER_DIR = ROOT / "deploy" / "clickhouse-cluster"
+
+
+def test_cluster_profile_config_is_valid() -> None:
+    result = run_compose("--profile", "cluster", "config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+def test_cluster_services_are_only_in_the_cluster_profile() -> None:
+    result = run_compose("--profile", "cluster", "config")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for name in CLUSTER_SERVICES:
+        assert [line.strip() for line in block(lines, "services", name, "profiles")] == ["- cluster"], name
+    for name in SERVICES:
+        assert "profiles" not in keys(block(lines, "services", name)), name
+
+
+def test_cluster_profile_points_the_pipeline_at_the_cluster() -> None:
+    result = run_compose("--profile", "cluster", "config")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    envs = {
+        name: mapping(block(lines, "services", name, "environment"))
+        for name in ("migrate-cluster", "collector-cluster", "worker-cluster")
+    }
+    assert envs["collector-cluster"] == envs["worker-cluster"] == envs["migrate-cluster"]
+    env = envs["collector-cluster"]
+    assert env["FEEDBACK_CLICKHOUSE_CLUSTER"] == "feedback"
+    assert re.fullmatch(r"http://default:[^@]+@clickhouse-s1:8123", env["FEEDBACK_CLICKHOUSE_URL"])
+    # topics and a group of their own: the single-server stack may run beside it on the same Kafka
+    single = mapping(block(lines, "services", "collector", "environment"))
+    assert env["FEEDBACK_TOPIC_PREFIX"] != single["FEEDBACK_TOPIC_PREFIX"]
+    assert env["FEEDBACK_WORKER_GROUP"] != single["FEEDBACK_WORKER_GROUP"]
+    depends = block(lines, "services", "collector-cluster", "depends_on")
+    assert mapping(block(depends, "migrate-cluster")) == {"condition": "service_completed_successfully"}
+
+
+def test_cluster_config_files_define_the_cluster_shards_and_keeper() -> None:
+    cluster = (CLUSTER_DIR / "cluster.xml").read_text()
+    assert "<remote_servers>\n        <feedback>" in cluster
+    assert re.findall(r"<host>([\w-]+)</host>\s*<port>9000</port>", cluster) == ["clickhouse-s1", "clickhouse-s2"]
+    assert cluster.count("<internal_replication>true</internal_replication>") == 2
+    assert "<host>clickhouse-keeper</host>" in cluster
+    keeper = (CLUSTER_DIR / "keeper.xml").read_text()
+    assert "<tcp_port>9181</tcp_port>" in keeper
+    macros = [(CLUSTER_DIR / f"macros-s{n}.xml").read_text() for n in (1, 2)]
+    shards = [re.search(r"<shard>(\w+)</shard>", m).group(1) for m in macros]  # type: ignore[union-attr]
+    replicas = [re.search(r"<replica>([\w-]+)</replica>", m).group(1) for m in macros]  # type: ignore[union-attr]
+    assert len(set(shards)) == 2
+    assert replicas == ["clickhouse-s1", "clickhouse-s2"]
