@@ -1,0 +1,122 @@
+"""A broker dies under load (a 3-broker cluster of this test's own, never the shared broker):
+the collector answers 202 again once leaders moved (503 meanwhile, never a 202 for what Kafka
+did not acknowledge), and every event that got a 202 is stored exactly once."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # documented here, re-exported without __all__
+    AdminClient,
+    ConfigResource,
+)
+
+from bench.failover import SteadyClient, drill_cluster, kill_9, leader_of
+from feedback.services import CollectorServer, make_collector, make_worker
+from runtime.kafka import ensure_topics
+from runtime.local_cluster import LocalCluster
+from runtime.migrations import migrate
+from runtime.settings import Settings
+from tests.conftest import KEYS
+from tests.helpers import free_port, new_id, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = drill_cluster(Settings().kafka_home, tmp_path_factory.mktemp("kafka-cluster"))
+    cluster.start(timeout_s=180)
+    yield cluster
+    cluster.stop(timeout_s=20)  # SIGKILL after that: the data dir is thrown away
+
+
+@pytest.fixture
+def settings(cluster: LocalCluster, base_settings: Settings) -> Settings:
+    """The session's ClickHouse engine, a database and topics of this test's own."""
+    settings = base_settings.model_copy(
+        update={
+            "kafka_bootstrap": cluster.bootstrap,
+            "topic_prefix": f"failover-{new_id()}.",
+            "clickhouse_database": f"failover_{uuid.uuid4().hex[:8]}",
+            "http_addr": f"127.0.0.1:{free_port()}",
+            "retry_after_s": 1,
+        }
+    )
+    ensure_topics(settings)
+    migrate(settings.clickhouse().connect(), settings.clickhouse_database)
+    return settings
+
+
+def test_topics_on_three_brokers_are_replicated_three_times_with_two_in_sync(settings: Settings) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    topic = settings.topic("explicit")
+    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    assert {len(p.replicas) for p in partitions.values()} == {3}
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    config = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert config["min.insync.replicas"].value == "2"
+
+
+def test_a_broker_killed_under_load_loses_no_acknowledged_event(settings: Settings, cluster: LocalCluster) -> None:
+    client = settings.clickhouse().connect(database=settings.clickhouse_database)
+    server = CollectorServer(settings, make_collector(settings, with_query=False))
+    stop = threading.Event()
+    worker = make_worker(settings, settings.clickhouse().connect(), stop=stop)
+    worker_thread = threading.Thread(target=worker.run, name="failover-worker", daemon=True)
+    worker_thread.start()
+    server_thread = server.start_in_thread()
+    base = f"http://{settings.http_addr}"
+    wait_for(lambda: _ok(f"{base}/healthz"), 30, what="collector up")
+    prefix = f"failover-{new_id()}-"
+    load = SteadyClient(base, KEYS["public"], prefix).start()
+    try:
+        wait_for(lambda: len(load.answers.accepted_at) >= 10, 60, what="202s before the kill")
+        victim = leader_of(settings.kafka_bootstrap, settings.topic("explicit"))
+        kill_9(cluster, victim)
+        killed_at = time.monotonic()
+        # Leaders moved to the two survivors: the collector accepts again.
+        wait_for(lambda: load.accepted_since(killed_at) >= 20, 90, what="202s after the kill")
+    finally:
+        answers = load.stop()
+    try:
+        assert answers.unexpected == []
+        accepted = set(answers.accepted_ids)
+        assert len(accepted) == len(answers.accepted_ids)
+        # Every 202'd event once, nothing else: counted by event_id, and in the hourly sums fed by
+        # every insert (a write doubled anywhere shows there; opinions are a batch's second insert).
+        sql = (
+            "SELECT (SELECT count() FROM events WHERE startsWith(conversation_id, {p:String})),"
+            " (SELECT uniqExact(event_id) FROM events WHERE startsWith(conversation_id, {p:String})),"
+            " (SELECT sum(thumbs_down) FROM quality_hourly)"
+        )
+
+        def stored() -> tuple[int, ...] | None:
+            row = tuple(int(x) for x in client.query(sql, parameters={"p": prefix}).result_rows[0])
+            return row if min(row) >= len(accepted) else None
+
+        assert wait_for(stored, 120, what="every accepted event in ClickHouse") == (len(accepted),) * 3
+        ids = {
+            str(event_id)
+            for (event_id,) in client.query(
+                "SELECT event_id FROM events WHERE startsWith(conversation_id, {p:String})", parameters={"p": prefix}
+            ).result_rows
+        }
+        assert ids == accepted
+    finally:
+        server.stop()
+        server_thread.join(30)
+        stop.set()
+        worker_thread.join(30)
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
