@@ -8,6 +8,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +18,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # documented 
     ConfigResource,
 )
 
-from bench.failover import SteadyClient, drill_cluster, kill_9, leader_of
+from bench.failover import SteadyClient, free_base_port, kill_9, leader_of
 from feedback.services import CollectorServer, make_collector, make_worker
 from runtime.kafka import ensure_topics
 from runtime.local_cluster import LocalCluster
@@ -24,16 +26,53 @@ from runtime.migrations import migrate
 from runtime.settings import Settings
 from tests.conftest import KEYS
 from tests.helpers import free_port, new_id, wait_for
+from tests.integration.processes import feedback_env, run_feedback
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
+@dataclass(frozen=True)
+class Drill:
+    cluster: LocalCluster
+    env: dict[str, str]
+    cwd: Path
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    cluster = drill_cluster(Settings().kafka_home, tmp_path_factory.mktemp("kafka-cluster"))
-    cluster.start(timeout_s=180)
-    yield cluster
-    cluster.stop(timeout_s=20)  # SIGKILL after that: the data dir is thrown away
+def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
+    """Three brokers on free ports (29092 and up) and a data dir of this module's own, started and
+    stopped with the CLI as a user would."""
+    data_dir = tmp_path_factory.mktemp("kafka-cluster")
+    port = free_base_port()
+    env = feedback_env(
+        FEEDBACK_KAFKA_LOCAL_PORT=str(port), FEEDBACK_KAFKA_DATA_DIR=str(data_dir), FEEDBACK_KAFKA_HEAP="256m"
+    )
+    cluster = Settings(kafka_local_port=port, kafka_data_dir=data_dir, kafka_heap="256m").local_cluster(3)
+    try:
+        started = run_feedback("kafka", "start", "--brokers", "3", env=env, cwd=data_dir, timeout=240)
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert started.stdout.splitlines()[-1] == f"bootstrap: {cluster.bootstrap}"
+        yield Drill(cluster, env, data_dir)
+    finally:
+        stopped = run_feedback("kafka", "stop", env=env, cwd=data_dir, timeout=180)
+        cluster.stop(timeout_s=5)  # what the command left, if it failed
+    assert stopped.stdout.startswith("kafka cluster stopped"), stopped.stdout + stopped.stderr
+
+
+@pytest.fixture
+def cluster(drill: Drill) -> LocalCluster:
+    return drill.cluster
+
+
+def test_status_lists_each_broker_with_its_pid_and_the_bootstrap(drill: Drill) -> None:
+    status = run_feedback("kafka", "status", env=drill.env, cwd=drill.cwd)
+    assert status.returncode == 0, status.stdout + status.stderr
+    lines = status.stdout.splitlines()
+    for node in drill.cluster.nodes:
+        assert f"broker {node.node_id} at {node.bootstrap}: ready (pid {node.pid()})" in lines
+    ports = drill.cluster.controller_ports
+    assert f"controllers: {', '.join(f'127.0.0.1:{p}' for p in ports)}" in lines
+    assert lines[-1] == f"bootstrap: {drill.cluster.bootstrap}"
 
 
 @pytest.fixture
