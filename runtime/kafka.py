@@ -113,12 +113,7 @@ def consumer_config(settings: Settings, group: str, **overrides: Any) -> dict[st
 
 def replication_of(settings: Settings, brokers: int) -> int:
     """FEEDBACK_TOPIC_REPLICATION, else min(3, brokers): a laptop's one broker and a cluster alike."""
-    replication = settings.topic_replication or min(3, brokers)
-    if replication > brokers:
-        raise KafkaUnavailable(
-            f"FEEDBACK_TOPIC_REPLICATION is {replication} but {settings.kafka_bootstrap} has {brokers} broker(s)"
-        )
-    return replication
+    return settings.topic_replication or min(3, brokers)
 
 
 def topic_config(settings: Settings, replication: int) -> dict[str, str]:
@@ -153,7 +148,12 @@ def ensure_topics(settings: Settings, kinds: tuple[str, ...] = TOPIC_KINDS, time
         if name not in metadata.topics
     ]
     if not missing:
-        return
+        return  # a broker may be down meanwhile: the topics need no more of them now
+    if replication > len(metadata.brokers):
+        raise KafkaUnavailable(
+            f"FEEDBACK_TOPIC_REPLICATION is {replication} but {settings.kafka_bootstrap} has "
+            f"{len(metadata.brokers)} broker(s) up: cannot create {', '.join(t.topic for t in missing)}"
+        )
     for name, future in admin.create_topics(missing, request_timeout=timeout_s).items():
         try:
             future.result()

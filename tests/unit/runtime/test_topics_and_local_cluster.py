@@ -26,8 +26,10 @@ class FakeAdmin:
         self.config = config
         self.brokers = brokers
 
+    existing: dict[str, Any] = {}  # noqa: RUF012 (one test at a time)
+
     def list_topics(self, timeout: float) -> Any:
-        return SimpleNamespace(brokers={i: object() for i in range(1, self.brokers + 1)}, topics={})
+        return SimpleNamespace(brokers={i: object() for i in range(1, self.brokers + 1)}, topics=FakeAdmin.existing)
 
     def create_topics(self, topics: list[Any], request_timeout: float) -> dict[str, Any]:
         FakeAdmin.created = topics
@@ -41,6 +43,8 @@ class FakeAdmin:
 
 def created_with(monkeypatch: pytest.MonkeyPatch, brokers: int, **settings: Any) -> list[Any]:
     monkeypatch.setattr(runtime_kafka, "AdminClient", lambda config: FakeAdmin(config, brokers))
+    monkeypatch.setattr(FakeAdmin, "existing", {})
+    monkeypatch.setattr(FakeAdmin, "created", [])
     runtime_kafka.ensure_topics(Settings(**settings))
     return FakeAdmin.created
 
@@ -62,8 +66,21 @@ def test_replication_is_min_of_three_and_the_brokers(
 def test_replication_setting_wins_and_is_checked_against_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
     topics = created_with(monkeypatch, 5, topic_replication=4)
     assert {(t.replication_factor, t.config["min.insync.replicas"]) for t in topics} == {(4, "2")}
-    with pytest.raises(KafkaUnavailable, match=r"FEEDBACK_TOPIC_REPLICATION is 3 but .* has 1 broker"):
+    with pytest.raises(
+        KafkaUnavailable,
+        match=r"FEEDBACK_TOPIC_REPLICATION is 3 but .* has 1 broker\(s\) up: cannot create feedback.explicit",
+    ):
         created_with(monkeypatch, 1, topic_replication=3)
+
+
+def test_a_broker_down_does_not_stop_a_start_when_the_topics_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_kafka, "AdminClient", lambda config: FakeAdmin(config, brokers=2))
+    replicated = SimpleNamespace(partitions={0: SimpleNamespace(replicas=[1, 2, 3])})
+    kinds = ("explicit", "implicit", "traces", "dlq")
+    monkeypatch.setattr(FakeAdmin, "existing", {f"feedback.{kind}": replicated for kind in kinds})
+    monkeypatch.setattr(FakeAdmin, "created", [])
+    runtime_kafka.ensure_topics(Settings(topic_replication=3))
+    assert FakeAdmin.created == []
 
 
 def test_topic_admin_uses_the_security_settings(monkeypatch: pytest.MonkeyPatch) -> None:
