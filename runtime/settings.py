@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value  # librdkafka's own spelling is lower case
 
+    @field_validator("kafka_client_config", mode="before")
+    @classmethod
+    def _client_config_values(cls, value: object) -> object:
+        # JSON's true and 5000 mean librdkafka's "true" and "5000"
+        if isinstance(value, dict):
+            return {k: str(v).lower() if isinstance(v, bool) else v if isinstance(v, (str, SecretStr)) else str(v)
+                    for k, v in value.items()}  # fmt: skip
+        return value
+
     @field_validator("kafka_client_config")
     @classmethod
     def _client_config(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:

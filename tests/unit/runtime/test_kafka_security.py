@@ -70,7 +70,8 @@ def test_librdkafka_accepts_the_properties() -> None:
         "kafka_sasl_mechanism": "scram-sha-256",
         "kafka_sasl_username": "feedback",
         "kafka_sasl_password": SecretStr("pw"),
-        "kafka_client_config": {"client.id": SecretStr("feedback-test"), "socket.keepalive.enable": SecretStr("true")},
+        # as JSON gives them: strings, booleans, numbers
+        "kafka_client_config": {"client.id": "feedback-test", "socket.keepalive.enable": True, "linger.ms": 5},
     }
     settings = Settings(**fields)
     assert settings.kafka_security_protocol == "SASL_PLAINTEXT"
@@ -85,11 +86,15 @@ def test_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEEDBACK_KAFKA_SASL_USERNAME", "feedback")
     monkeypatch.setenv("FEEDBACK_KAFKA_SASL_PASSWORD", "from-env")
     monkeypatch.setenv("FEEDBACK_KAFKA_SSL_CA_LOCATION", "/etc/ssl/ca.pem")
-    monkeypatch.setenv("FEEDBACK_KAFKA_CLIENT_CONFIG", '{"client.rack": "eu-west-1a"}')
+    monkeypatch.setenv(
+        "FEEDBACK_KAFKA_CLIENT_CONFIG",
+        '{"client.rack": "eu-west-1a", "socket.keepalive.enable": true, "reconnect.backoff.ms": 200}',
+    )
     config = producer_config(Settings())
     assert config["sasl.password"] == "from-env"
     assert config["ssl.ca.location"] == "/etc/ssl/ca.pem"
     assert config["client.rack"] == "eu-west-1a"
+    assert (config["socket.keepalive.enable"], config["reconnect.backoff.ms"]) == ("true", "200")
 
 
 def test_secrets_never_show_in_the_settings_repr() -> None:
