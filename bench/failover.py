@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import signal
 import threading
 import time
@@ -136,9 +137,11 @@ def kill_9(cluster: LocalCluster, node_id: int) -> int:
 
 
 def free_base_port(first: int = 29092, step: int = 100, span: int = 6) -> int:
-    """The first of ``first``, ``first + step``, … with ``span`` free ports: a drill's cluster never
-    lands on the shared broker (9092) nor on another session's drill."""
-    for base in range(first, first + 50 * step, step):
+    """One of ``first``, ``first + step``, … (tried in random order: two sessions starting at once
+    rarely pick the same) with ``span`` free ports: a drill's cluster never lands on the shared
+    broker (9092) nor on another session's drill."""
+    bases = list(range(first, first + 50 * step, step))
+    for base in random.sample(bases, len(bases)):
         if not any(port_open(port) for port in range(base, base + span)):
             return base
     raise RuntimeError(f"no {span} free ports from {first}")
