@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,8 +16,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # documented 
     AdminClient,
     ConfigResource,
 )
+from typer.testing import CliRunner, Result
 
 from bench.failover import SteadyClient, free_base_port, kill_9, leader_of
+from feedback.cli import app
 from feedback.services import CollectorServer, make_collector, make_worker
 from runtime.kafka import ensure_topics
 from runtime.local_cluster import LocalCluster
@@ -26,7 +27,6 @@ from runtime.migrations import migrate
 from runtime.settings import Settings
 from tests.conftest import KEYS
 from tests.helpers import free_port, new_id, wait_for
-from tests.integration.processes import feedback_env, run_feedback
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -35,28 +35,35 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 class Drill:
     cluster: LocalCluster
     env: dict[str, str]
-    cwd: Path
+
+    def feedback(self, *args: str) -> Result:
+        """``feedback ARGS`` in this process (a subprocess would spend its time importing)."""
+        return CliRunner().invoke(app, list(args), env=self.env)
 
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
     """Three brokers on free ports (29092 and up) and a data dir of this module's own, started and
-    stopped with the CLI as a user would."""
+    stopped with the commands a user runs."""
     data_dir = tmp_path_factory.mktemp("kafka-cluster")
     port = free_base_port()
-    env = feedback_env(
-        FEEDBACK_KAFKA_LOCAL_PORT=str(port), FEEDBACK_KAFKA_DATA_DIR=str(data_dir), FEEDBACK_KAFKA_HEAP="256m"
-    )
-    cluster = Settings(kafka_local_port=port, kafka_data_dir=data_dir, kafka_heap="256m").local_cluster(3)
+    env = {
+        "FEEDBACK_KAFKA_LOCAL_PORT": str(port),
+        "FEEDBACK_KAFKA_DATA_DIR": str(data_dir),
+        "FEEDBACK_KAFKA_HEAP": "256m",
+        "FEEDBACK_LOG_FORMAT": "console",
+        "FEEDBACK_LOG_LEVEL": "warning",
+    }
+    drill = Drill(Settings(kafka_local_port=port, kafka_data_dir=data_dir, kafka_heap="256m").local_cluster(3), env)
     try:
-        started = run_feedback("kafka", "start", "--brokers", "3", env=env, cwd=data_dir, timeout=240)
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert started.stdout.splitlines()[-1] == f"bootstrap: {cluster.bootstrap}"
-        yield Drill(cluster, env, data_dir)
+        started = drill.feedback("kafka", "start", "--brokers", "3")
+        assert started.exit_code == 0, (started.stdout, started.exception)
+        assert started.stdout.splitlines()[-1] == f"bootstrap: {drill.cluster.bootstrap}"
+        yield drill
     finally:
-        stopped = run_feedback("kafka", "stop", env=env, cwd=data_dir, timeout=180)
-        cluster.stop(timeout_s=5)  # what the command left, if it failed
-    assert stopped.stdout.startswith("kafka cluster stopped"), stopped.stdout + stopped.stderr
+        stopped = drill.feedback("kafka", "stop")
+        drill.cluster.stop(timeout_s=5)  # what the command left, if it failed
+    assert stopped.stdout.startswith("kafka cluster stopped"), (stopped.stdout, stopped.exception)
 
 
 @pytest.fixture
@@ -65,8 +72,8 @@ def cluster(drill: Drill) -> LocalCluster:
 
 
 def test_status_lists_each_broker_with_its_pid_and_the_bootstrap(drill: Drill) -> None:
-    status = run_feedback("kafka", "status", env=drill.env, cwd=drill.cwd)
-    assert status.returncode == 0, status.stdout + status.stderr
+    status = drill.feedback("kafka", "status")
+    assert status.exit_code == 0, (status.stdout, status.exception)
     lines = status.stdout.splitlines()
     for node in drill.cluster.nodes:
         assert f"broker {node.node_id} at {node.bootstrap}: ready (pid {node.pid()})" in lines
