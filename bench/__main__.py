@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--only collector|worker|freshness|export|alerts|dashboard] [--profile DIR]``."""
+"""``python -m bench [--quick] [--only STAGE] [--profile DIR]``; STAGE: collector, worker, freshness, export,
+alerts, dashboard or failover."""
 
 from __future__ import annotations
 
@@ -13,13 +14,21 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import alerts_bench, collector_bench, dashboard_bench, export_bench, freshness_bench, worker_bench
+from bench import (
+    alerts_bench,
+    collector_bench,
+    dashboard_bench,
+    export_bench,
+    failover_bench,
+    freshness_bench,
+    worker_bench,
+)
 from bench.config import FULL, QUICK, Sizes
 from bench.profiling import Profiler
 from bench.report import RESULTS, finish, load_previous, merge, print_results
 from runtime.logs import configure_logging
 
-STAGES = ("collector", "worker", "freshness", "export", "alerts", "dashboard")
+STAGES = ("collector", "worker", "freshness", "export", "alerts", "dashboard", "failover")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -47,6 +56,8 @@ def stage_runner(stage: str, sizes: Sizes, profiler: Profiler | None) -> Callabl
         return lambda: alerts_bench.run(sizes.alert_seeds)
     if stage == "dashboard":
         return lambda: dashboard_bench.run(sizes.dashboard)
+    if stage == "failover":
+        return lambda: failover_bench.run(sizes.failover)
     return lambda: freshness_bench.run(sizes.freshness)
 
 

@@ -42,6 +42,15 @@ class DashboardSizes:
 
 
 @dataclass(frozen=True)
+class FailoverSizes:
+    warmup_s: float  # steady load before the kill
+    accepted_after: int  # 202s after the kill that end the run
+    timeout_s: float  # no more than this after the kill
+    threads: int  # client loops, one request in flight each
+    batch: int  # events per request
+
+
+@dataclass(frozen=True)
 class Sizes:
     collector: CollectorSizes
     worker: WorkerSizes
@@ -49,6 +58,7 @@ class Sizes:
     export_events: tuple[int, ...]  # feedback exported, small then large: the peak memory should not grow
     alert_seeds: int  # seeded simulation runs per alert scenario
     dashboard: DashboardSizes = DashboardSizes(events=10_000_000, seed_events=40_000, copies_per_insert=25, runs=3)
+    failover: FailoverSizes = FailoverSizes(warmup_s=5, accepted_after=50, timeout_s=90, threads=4, batch=50)
 
 
 FULL = Sizes(
@@ -106,4 +116,5 @@ TARGETS = (
     Target("worker_peak_rss_mb", "worker peak RSS MB", 300, False),
     Target("export_rss_ratio", "export peak RSS, large / small", 1.25, False),
     Target("dashboard_slowest_view_ms", "slowest dashboard view ms", 1_000, False),
+    Target("broker_failover_gap_s", "seconds without a 202 after a broker's kill -9", 10, False),
 )

@@ -42,6 +42,8 @@ KEYS = (
     "dashboard_events",
     "dashboard_slowest_view_ms",
     "dashboard_slowest_page_ms",
+    "broker_failover_gap_s",
+    "broker_failover_503s",
 )
 TARGET_OF: dict[str, Target] = {target.key: target for target in TARGETS}
 

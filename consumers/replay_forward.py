@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from consumers.batch import position
 from consumers.positions import consume_range
-from runtime.kafka import consumer_config, producer_config
+from runtime.kafka import admin_config, consumer_config, producer_config
 from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -31,7 +31,7 @@ REPLAYED_FROM = "replay.from"
 
 def live_group_active(settings: Settings, timeout_s: float = 10.0) -> bool:
     """Has the live workers' group members now? (Unknown counts as yes: forwarding is always safe.)"""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(admin_config(settings))
     try:
         group = settings.worker_group
         described = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group].result(timeout_s)

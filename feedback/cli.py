@@ -47,6 +47,7 @@ from quality.score import NotEnoughLabels, fit
 from runtime.errors import BrokerError, KafkaUnavailable
 from runtime.gc_tuning import tune_gc
 from runtime.kafka import ensure_topics
+from runtime.local_cluster import LocalCluster
 from runtime.logs import configure_logging
 from runtime.migrations import migrate as apply_migrations
 from runtime.settings import Settings
@@ -60,7 +61,9 @@ app = typer.Typer(
 dlq_app = typer.Typer(
     help="The dead-letter queue: what failed, why, from where; redrive after a fix.", no_args_is_help=True
 )
-kafka_app = typer.Typer(help="The local single-node Kafka broker (for machines without one).", no_args_is_help=True)
+kafka_app = typer.Typer(
+    help="The local Kafka broker, or a local cluster of several (for machines without one).", no_args_is_help=True
+)
 score_app = typer.Typer(help="The quality score: P(thumb up) from implicit signals.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Regression alerts: window against baseline, per version.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
@@ -472,31 +475,85 @@ def rejoin() -> None:
 
 
 @kafka_app.command("start")
-def kafka_start() -> None:
-    """Start the local broker, detached (a no-op when it already runs)."""
+def kafka_start(
+    brokers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=9,
+            help="Brokers: 1 = one node; 3 = a KRaft cluster, brokers on FEEDBACK_KAFKA_LOCAL_PORT and the "
+            "next ports, controllers on the ports after those",
+        ),
+    ] = 1,
+) -> None:
+    """Start the local broker or cluster, detached (a no-op when it already runs)."""
     settings = _settings()
-    broker = settings.local_broker()
-    started = broker.start()
-    typer.echo(f"kafka {'started' if started else 'already running'} at {broker.bootstrap}")
+    single, cluster = settings.local_broker(), settings.local_cluster(brokers)
+    running = _running_cluster(settings)
+    if brokers == 1:
+        if running is not None:
+            raise BrokerError(
+                f"a {running.brokers}-broker cluster runs from {running.data_dir}: `feedback kafka stop` first"
+            )
+        started = single.start()
+        typer.echo(f"kafka {'started' if started else 'already running'} at {single.bootstrap}")
+        return
+    if single.pid() is not None:
+        raise BrokerError(f"a single broker runs from {single.data_dir}: `feedback kafka stop` first")
+    if running is not None and running != cluster:
+        raise BrokerError(
+            f"a {running.brokers}-broker cluster runs from {running.data_dir}: `feedback kafka stop` first"
+        )
+    started = cluster.start()
+    typer.echo(f"kafka cluster of {brokers} brokers {'started' if started else 'already running'}")
+    typer.echo(f"bootstrap: {cluster.bootstrap}")
+
+
+def _running_cluster(settings: Settings) -> LocalCluster | None:
+    """The cluster last started from FEEDBACK_KAFKA_DATA_DIR, when one of its nodes still runs."""
+    cluster = LocalCluster.described(settings.local_cluster())
+    if cluster is None or all(node.pid() is None for node in cluster.nodes):
+        return None
+    return cluster
 
 
 @kafka_app.command("stop")
 def kafka_stop() -> None:
-    """Stop the local broker and wait until it is gone."""
+    """Stop the local broker or every node of the local cluster, and wait until they are gone."""
     settings = _settings()
     stopped = settings.local_broker().stop()
-    typer.echo("kafka stopped" if stopped else "kafka was not running")
+    cluster = LocalCluster.described(settings.local_cluster())
+    nodes = cluster.stop() if cluster is not None else 0
+    if nodes:
+        typer.echo(f"kafka cluster stopped ({nodes} broker(s) were running)")
+    if stopped:
+        typer.echo("kafka stopped")
+    if not stopped and not nodes:
+        typer.echo("kafka was not running")
 
 
 @kafka_app.command("status")
 def kafka_status() -> None:
-    """Is the local broker running and ready?"""
+    """Is the local broker (or each broker of the local cluster) running and ready?"""
     settings = _settings()
     broker = settings.local_broker()
-    pid = broker.pid()
-    ready = broker.ready()
-    typer.echo(f"kafka at {broker.bootstrap}: {'ready' if ready else 'not ready'}" + (f" (pid {pid})" if pid else ""))
-    raise typer.Exit(0 if ready else 1)
+    cluster = _running_cluster(settings)
+    if cluster is None:
+        pid = broker.pid()
+        ready = broker.ready()
+        state = "ready" if ready else "not ready"
+        typer.echo(f"kafka at {broker.bootstrap}: {state}" + (f" (pid {pid})" if pid else ""))
+        raise typer.Exit(0 if ready else 1)
+    all_ready = True
+    for node in cluster.nodes:
+        pid = node.pid()
+        ready = pid is not None and node.ready()
+        all_ready = all_ready and ready
+        state = "ready" if ready else ("not ready" if pid else "not running")
+        typer.echo(f"broker {node.node_id} at {node.bootstrap}: {state}" + (f" (pid {pid})" if pid else ""))
+    typer.echo(f"controllers: {', '.join(f'127.0.0.1:{port}' for port in cluster.controller_ports)}")
+    typer.echo(f"bootstrap: {cluster.bootstrap}")
+    raise typer.Exit(0 if all_ready else 1)
 
 
 def _at(value: str | None) -> datetime | None:

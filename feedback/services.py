@@ -30,7 +30,7 @@ from quality.dashboard_stats import Stats
 from quality.loop import QualityLoop
 from quality.pipeline_health import KafkaHealth
 from runtime.clickhouse import EngineOwner
-from runtime.kafka import consumer_config, producer_config
+from runtime.kafka import connection_config, consumer_config, producer_config
 from runtime.settings import WORKER_TOPIC_KINDS, Settings
 from runtime.telemetry import FeedbackTelemetry
 
@@ -80,7 +80,7 @@ def start_quality_loop(settings: Settings, stop: threading.Event) -> threading.T
 def kafka_health(settings: Settings) -> KafkaHealth:
     """The dashboard's view of the workers' progress: their group's lag and the DLQ's size."""
     return KafkaHealth(
-        settings.kafka_bootstrap,
+        connection_config(settings),
         settings.worker_group,
         [settings.topic(kind) for kind in WORKER_TOPIC_KINDS],
         settings.topic("dlq"),

@@ -23,11 +23,12 @@ TIMEOUT_S = 5.0
 
 
 class KafkaHealth:
-    def __init__(self, bootstrap: str, group: str, topics: list[str], dlq_topic: str) -> None:
+    def __init__(self, connection: dict[str, Any], group: str, topics: list[str], dlq_topic: str) -> None:
+        """``connection``: the clients' bootstrap and security settings (runtime.kafka.connection_config)."""
         self.group = group
         self.topics = topics
         self.dlq_topic = dlq_topic
-        self._config: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap}
+        self._config = dict(connection)
         self._lock = threading.Lock()
         self._admin: AdminClient | None = None
         self._probe: Any = None

@@ -6,12 +6,14 @@ home directory; the broker runs detached with its pid file beside its data direc
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +42,8 @@ POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 SERVER_PROPERTIES = """process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
+node.id={node_id}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
@@ -50,15 +52,28 @@ inter.broker.listener.name=PLAINTEXT
 log.dirs={log_dir}
 num.partitions=6
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor={replication}
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor={replication}
+transaction.state.log.min.isr={min_isr}
+share.coordinator.state.topic.replication.factor={replication}
+share.coordinator.state.topic.min.isr={min_isr}
 group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 message.max.bytes={max_message_bytes}
+"""
+
+# A node of a local cluster (runtime.local_cluster): topics replicated like production's, and a
+# killed broker fenced by the controllers (which takes it out of every ISR and moves its
+# leaderships) after 3 s instead of 9, so writes resume soon. Fewer threads: a laptop's cores.
+CLUSTER_PROPERTIES = """default.replication.factor={replication}
+min.insync.replicas={min_isr}
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+replica.lag.time.max.ms=5000
+num.network.threads=2
+num.io.threads=2
+background.threads=2
 """
 
 
@@ -73,6 +88,14 @@ class LocalBroker:
     controller_port: int = 9093
     heap: str = "768m"
     max_message_bytes: int = 1_048_576  # FEEDBACK_KAFKA_MAX_MESSAGE_BYTES: the same limit as topics and producers
+    # As a node of a local cluster (runtime.local_cluster): its id, every controller, their count.
+    node_id: int = 1
+    voters: str = ""
+    cluster_size: int = 1
+
+    @property
+    def quorum_voters(self) -> str:
+        return self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
 
     @property
     def bootstrap(self) -> str:
@@ -109,11 +132,26 @@ class LocalBroker:
             log.info("kafka.waiting_for_starting_broker", pid=self.pid())
             self.wait_ready(timeout_s)
             return False
-        if port_open(self.port):
-            raise BrokerError(f"port {self.port} is taken by something that does not answer as Kafka")
+        self.check_ports()
         self.fetch_jars()
+        self.prepare(self.new_cluster_id())
+        proc = self.launch()
+        self.wait_ready(timeout_s, proc=proc)
+        log.info("kafka.ready", bootstrap=self.bootstrap)
+        return True
+
+    def check_ports(self) -> None:
+        for port in (self.port, self.controller_port):
+            if port_open(port):
+                raise BrokerError(f"port {port} is taken by something that does not answer as this Kafka")
+
+    def prepare(self, cluster_id: str) -> None:
+        """Write the config and format the log dir once (with the cluster's id)."""
         self._write_config()
-        self._format_storage()
+        self._format_storage(cluster_id)
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Start the JVM detached (its own session: it outlives this process) and record its pid."""
         with self.log_file.open("ab") as out:
             proc = subprocess.Popen(
                 self._java("kafka.Kafka", str(self.config_file)),
@@ -123,10 +161,8 @@ class LocalBroker:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(proc.pid))
-        log.info("kafka.starting", pid=proc.pid, bootstrap=self.bootstrap, log=str(self.log_file))
-        self.wait_ready(timeout_s, proc=proc)
-        log.info("kafka.ready", bootstrap=self.bootstrap)
-        return True
+        log.info("kafka.starting", pid=proc.pid, node=self.node_id, bootstrap=self.bootstrap, log=str(self.log_file))
+        return proc
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Stop the broker this data dir started and wait until it is gone. False when none ran."""
@@ -202,23 +238,38 @@ class LocalBroker:
             raise BrokerError(f"mvn could not fetch the Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
         marker.touch()
 
+    def config_text(self) -> str:
+        replication, min_isr = min(3, self.cluster_size), min(2, self.cluster_size)
+        text = SERVER_PROPERTIES.format(
+            node_id=self.node_id,
+            voters=self.quorum_voters,
+            port=self.port,
+            controller_port=self.controller_port,
+            log_dir=self.log_dir,
+            max_message_bytes=self.max_message_bytes,
+            replication=replication,
+            min_isr=min_isr,
+        )
+        if self.cluster_size > 1:
+            text += CLUSTER_PROPERTIES.format(replication=replication, min_isr=min_isr)
+        return text
+
     def _write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(
-            SERVER_PROPERTIES.format(
-                port=self.port,
-                controller_port=self.controller_port,
-                log_dir=self.log_dir,
-                max_message_bytes=self.max_message_bytes,
-            )
-        )
+        self.config_file.write_text(self.config_text())
 
-    def _format_storage(self) -> None:
+    @staticmethod
+    def new_cluster_id() -> str:
+        """What ``kafka-storage.sh random-uuid`` prints (a Kafka Uuid: 16 random bytes, base64url
+        without padding, never starting with "-"), without starting a JVM for it."""
+        while True:
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            if not cluster_id.startswith("-"):
+                return cluster_id
+
+    def _format_storage(self, cluster_id: str) -> None:
         if (self.log_dir / "meta.properties").exists():
             return
-        cluster_id = subprocess.run(
-            self._java("kafka.tools.StorageTool", "random-uuid"), capture_output=True, text=True, check=True
-        ).stdout.strip()
         result = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)),
             capture_output=True,

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from runtime.clickhouse import ClickHouseTarget
 from runtime.cluster_ddl import check_cluster_name
 from runtime.errors import ConfigError
+from runtime.kafka_security import SaslMechanism, SecurityProtocol, check_client_config, check_sasl
+from runtime.local_cluster import LocalCluster
 from runtime.local_kafka import LocalBroker
 from runtime.networks import Network, parse_networks
 from runtime.readonly_query import QueryLimits
@@ -49,6 +51,19 @@ class Settings(BaseSettings):
     # collector rejects an item whose message would not fit (runtime.kafka.max_item_bytes).
     kafka_max_message_bytes: int = Field(default=1_048_576, ge=65_536)
 
+    # How every Kafka client (producer, consumer, admin) reaches a secured cluster
+    # (runtime.kafka.connection_config); anything else librdkafka knows goes through
+    # kafka_client_config, a JSON object whose values are kept secret like passwords.
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: Path | None = None
+    kafka_ssl_certificate_location: Path | None = None
+    kafka_ssl_key_location: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_client_config: dict[str, SecretStr] = Field(default_factory=dict)
+
     # Collector behaviour.
     produce_timeout_s: float = 5.0
     retry_after_s: int = 5
@@ -61,7 +76,10 @@ class Settings(BaseSettings):
     http_body_timeout_s: float = 15.0
     # Connections (and requests) served at once; past it uvicorn answers 503 at once.
     http_max_connections: int = 1000
-    topic_partitions: int = 6
+    topic_partitions: int = Field(default=6, ge=1)
+    # Replication factor of the topics the pipeline creates; unset: min(3, brokers in the cluster).
+    # With 3 or more, the topics get min.insync.replicas=2 (runtime.kafka.ensure_topics).
+    topic_replication: int | None = Field(default=None, ge=1)
     # Token buckets, in items per second and items of burst (0 turns a limit off).
     rate_limit_key_per_s: float = 20_000
     rate_limit_key_burst: float = 40_000
@@ -119,6 +137,33 @@ class Settings(BaseSettings):
     def _networks(cls, value: str) -> str:
         parse_networks(value)  # a clear error at start, naming the entry
         return value
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value  # librdkafka's own spelling is lower case
+
+    @field_validator("kafka_client_config", mode="before")
+    @classmethod
+    def _client_config_values(cls, value: object) -> object:
+        # JSON's true and 5000 mean librdkafka's "true" and "5000"
+        if isinstance(value, dict):
+            return {k: str(v).lower() if isinstance(v, bool) else v if isinstance(v, (str, SecretStr)) else str(v)
+                    for k, v in value.items()}  # fmt: skip
+        return value
+
+    @field_validator("kafka_client_config")
+    @classmethod
+    def _client_config(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        check_client_config(value)
+        return value
+
+    @model_validator(mode="after")
+    def _sasl(self) -> Settings:
+        check_sasl(
+            self.kafka_security_protocol, self.kafka_sasl_mechanism, self.kafka_sasl_username, self.kafka_sasl_password
+        )
+        return self
 
     @property
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
@@ -180,6 +225,19 @@ class Settings(BaseSettings):
             version=self.kafka_version,
             port=self.kafka_local_port,
             controller_port=self.kafka_local_port + 1,
+            heap=self.kafka_heap,
+            max_message_bytes=self.kafka_max_message_bytes,
+        )
+
+    def local_cluster(self, brokers: int = 3) -> LocalCluster:
+        """``feedback kafka start --brokers N``: brokers on kafka_local_port and the next N-1 ports,
+        their controllers on the N ports after those."""
+        return LocalCluster(
+            home=self.kafka_home,
+            data_dir=self.kafka_data_dir.resolve(),
+            brokers=brokers,
+            version=self.kafka_version,
+            port=self.kafka_local_port,
             heap=self.kafka_heap,
             max_message_bytes=self.kafka_max_message_bytes,
         )
