@@ -35,6 +35,8 @@ from runtime.migrations import migrate
 from runtime.settings import Settings
 from schemas.annotations import ITEMS_MAX
 
+SHOWN_STRATA = 25
+
 
 class StatusFormat(StrEnum):
     TABLE = "table"
@@ -119,8 +121,13 @@ def sample_command(
 
 def _print_sample(request: SampleRequest, result: SampleResult) -> None:
     table = Table("stratum", "candidates", "queued")
-    for stratum in result.strata:
+    for stratum in result.strata[:SHOWN_STRATA]:
         table.add_row(stratum.name, "-" if stratum.candidates is None else str(stratum.candidates), str(stratum.picked))
+    rest = result.strata[SHOWN_STRATA:]
+    if rest:  # clusters can be many: the biggest come first, the rest in one line
+        table.add_row(
+            f"... {len(rest)} more", str(sum(s.candidates or 0 for s in rest)), str(sum(s.picked for s in rest))
+        )
     _console().print(table)
     typer.echo(
         f"queued {len(result.picks)} item(s) in {request.queue!r} ({request.strategy.value}, seed {request.seed}); "
@@ -192,7 +199,7 @@ def annotate_status(
     if output is StatusFormat.JSON:
         typer.echo(orjson.dumps([q.as_json() for q in queues]).decode())
         return
-    table = Table("tenant", "queue", "queued", "labelled", "labels", "annotators", "agreed items", "% agreement",
+    table = Table("tenant", "queue", "queued", "labelled", "labels", "annotators", "co-labelled", "% agreement",
                   "Fleiss' kappa", "Cohen's kappa")  # fmt: skip
     for q in queues:
         a = q.agreement
