@@ -8,6 +8,7 @@ Same seed, same data (the queue's contents included) → same sample.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -87,9 +88,8 @@ def sample(client: Client, request: SampleRequest, now: datetime | None = None) 
         reference = [*queued_texts(client, request.queue, request.tenant), *request.reference]
         picks, strata = novel(fresh, reference, request.size, request.seed)
     else:
-        random_budget = (
-            request.size if request.strategy is Strategy.RANDOM else round(request.size * request.random_share)
-        )
+        share = 1.0 if request.strategy is Strategy.RANDOM else request.random_share
+        random_budget = math.floor(request.size * share + 0.5)  # rounded half up: 5 at 0.1 is 1
         picks, strata = [], []
         if request.strategy is Strategy.MIXED:
             picks, strata = stratified(fresh, request.by, request.size - random_budget, request.seed)

@@ -230,7 +230,11 @@ class Collector:
             raise Unavailable("this collector has no ClickHouse configured for annotations", retry_after=60)
         self.limits.check(api_key, [None] * len(items))
         checked = validate(items)
-        refused = await run_in_threadpool(self.annotations.store, tenant, checked.items, now_ms(), "http")
+        try:
+            refused = await run_in_threadpool(self.annotations.store, tenant, checked.items, now_ms(), "http")
+        except Exception as exc:  # the store is ClickHouse: its outage is "try again", not a 500
+            log.warning("annotations.store_failed", tenant=tenant, error=str(exc).splitlines()[0] if str(exc) else "")
+            raise Unavailable("annotations: not stored, ClickHouse did not take them; retry", retry_after=5) from exc
         rejected = sorted([*checked.rejected, *refused], key=lambda r: r.index)
         for rejection in rejected:
             for error in rejection.errors:

@@ -99,6 +99,12 @@ class AnnotationsStored(_Doc):
     rejected: list[AnnotationRejected]
 
 
+class AnnotationsError(_Doc):
+    error: str
+    accepted: int | None = Field(None, description="400 when nothing was valid: 0")
+    rejected: list[AnnotationRejected] | None = Field(None, description="400 when nothing was valid: why each failed")
+
+
 class Health(_Doc):
     status: str
     kafka: str | None = None
@@ -151,7 +157,7 @@ OPERATIONS = [
         "post",
         "Store reviewers' labels on queued items (latest per item and annotator wins); secret key",
         {JSON: [AnnotationsEnvelope]},
-        {200: {JSON: AnnotationsStored}, **ERRORS},
+        {200: {JSON: AnnotationsStored}, **{status: {JSON: AnnotationsError} for status in ERRORS}},
     ),
     Operation("/v1/events", "options", "CORS preflight", responses=PREFLIGHT, secured=False),
     Operation("/v1/traces", "options", "CORS preflight", responses=PREFLIGHT, secured=False),

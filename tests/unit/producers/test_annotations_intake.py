@@ -31,7 +31,7 @@ class Sink:
         return refused
 
 
-def _client(sink: Sink | None) -> tuple[TestClient, dict[str, str]]:
+def _client(sink: Any) -> tuple[TestClient, dict[str, str]]:
     path = Path(__file__).parent / "keys.sample.json"
     keys = KeyStore.load(path)
     secret = next(k for k in keys.all() if k.kind.value == "secret")
@@ -78,6 +78,20 @@ def test_nothing_valid_is_a_400_and_a_public_key_may_not() -> None:
 def test_without_clickhouse_the_collector_says_so() -> None:
     client, headers = _client(None)
     assert client.post("/v1/annotations", json={"annotations": [GOOD]}, headers=headers).status_code == 503
+
+
+class BrokenSink:
+    def store(
+        self, tenant: str, items: list[tuple[int, AnnotationIn]], received_at_ms: int, via: str
+    ) -> list[AnnotationRejection]:
+        raise ConnectionError("Code: 210. connection refused")
+
+
+def test_a_clickhouse_outage_is_a_503_to_retry() -> None:
+    client, headers = _client(BrokenSink())
+    answer = client.post("/v1/annotations", json={"annotations": [GOOD]}, headers=headers)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "5"
 
 
 def test_validate_numbers_from_the_first_index() -> None:
