@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,15 +24,20 @@ from rich.table import Table
 from annotation.export import export_queue
 from annotation.sampling import SampleError, SampleRequest, SampleResult, Strategy, sample
 from annotation.status import status
-from annotation.store import store
 from exports.filters import FilterError, parse_time
+from feedback.annotation_import import (
+    ImportFailed,
+    collector_sender,
+    engine_sender,
+    import_file,
+    running_collector,
+    secret_key,
+)
 from feedback.exporting import _sink
 from feedback.services import engine_claim
-from producers.annotations import AnnotationRejection, validate
 from runtime.logs import configure_logging
 from runtime.migrations import migrate
 from runtime.settings import Settings
-from schemas.annotations import ITEMS_MAX
 
 SHOWN_STRATA = 25
 
@@ -139,32 +143,27 @@ def _print_sample(request: SampleRequest, result: SampleResult) -> None:
 def annotate_import(
     file: Annotated[Path, typer.Argument(help="JSONL: one annotation object per line (as POST /v1/annotations)")],
     tenant: Annotated[str, typer.Option(help="The tenant whose queues the labels are for")],
+    key: Annotated[
+        str | None, typer.Option(help="A secret key of the tenant, when going through a running pipeline")
+    ] = None,
 ) -> None:
     """Store labels from a file; a bad line is reported with its reasons and the others go in.
-    Exit 1 when any line was refused."""
+    Exit 1 when any line was refused. Goes through the running pipeline when it owns the engine."""
     settings = _settings()
-    lines = file.read_bytes().splitlines()
-    accepted, refused = 0, []
-    with _engine(settings) as client:
-        for start in range(0, len(lines), ITEMS_MAX):
-            items, bad = [], []
-            for number, line in enumerate(lines[start : start + ITEMS_MAX], start=start + 1):
-                if not line.strip():
-                    continue
-                try:
-                    items.append((number, orjson.loads(line)))
-                except orjson.JSONDecodeError as exc:
-                    bad.append(AnnotationRejection(number, None, [f"line: not JSON ({exc})"]))
-            checked = validate([item for _, item in items])
-            numbered = [(items[i][0], a) for i, a in checked.items]
-            invalid = [AnnotationRejection(items[r.index][0], r.item_id, r.errors) for r in checked.rejected]
-            stored_refused = store(client, tenant, numbered, time.time_ns() // 1_000_000, "import")
-            refused += [*bad, *invalid, *stored_refused]
-            accepted += len(numbered) - len(stored_refused)
-    for rejection in sorted(refused, key=lambda r: r.index):
+    try:
+        http_addr = running_collector(settings)
+        if http_addr is not None:
+            result = import_file(file, collector_sender(http_addr, key or secret_key(settings, tenant)))
+        else:
+            with _engine(settings) as client:
+                result = import_file(file, engine_sender(client, tenant))
+    except ImportFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for rejection in result.refused:
         typer.echo(f"{file}:{rejection.index}: {'; '.join(rejection.errors)}", err=True)
-    typer.echo(f"imported {accepted} label(s), refused {len(refused)}")
-    if refused:
+    typer.echo(f"imported {result.accepted} label(s), refused {len(result.refused)}")
+    if result.refused:
         raise typer.Exit(1)
 
 

@@ -10,6 +10,7 @@ import math
 import random
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,15 @@ from typer.testing import CliRunner
 
 from annotation.candidates import item_id_of
 from annotation.export import export_queue
-from annotation.sampling import SampleRequest, SampleResult, Strategy, sample
+from annotation.sampling import QUEUE_COLUMNS, SampleRequest, SampleResult, Strategy, sample
 from annotation.status import status
 from exports.filters import ExportFilters
 from exports.rows import Kind
+from feedback.annotation_import import collector_sender, import_file
 from feedback.cli import app
 from feedback.export_endpoint import ExportRequest
 from feedback.exporting import run_export
+from tests.conftest import KEYS
 from tests.helpers import event, new_id, trace
 from tests.integration.conftest import RunningPipeline
 
@@ -137,6 +140,25 @@ def test_stratified_covers_every_feature_never_twice_and_deterministic(
     assert {row[2] for row in queued} == {"feature=search", "feature=chat", "feature=billing"}
 
 
+def test_two_runs_racing_on_one_queue_still_show_each_item_once(pipeline: RunningPipeline, corpus: Corpus) -> None:
+    first = _sample(pipeline, "raced", 4, Strategy.STRATIFIED, seed=2)
+    # the other run read the queue before this one wrote: it queued the same items too
+    rows = pipeline.rows(
+        "SELECT tenant_id, queue, item_id, trace_id, message_id, conversation_id, strategy, stratum, added_at "
+        "FROM annotation_queue_log WHERE tenant_id = {t:String} AND queue = 'raced'",
+        t=TENANT,
+    )
+    late = [[*row[:8], row[8] + timedelta(seconds=1), "zz-other-run"] for row in rows]
+    pipeline.client.insert("annotation_queue_log", late, column_names=[*QUEUE_COLUMNS])
+    queued = pipeline.rows(
+        "SELECT item_id, run_id FROM annotation_queue WHERE tenant_id = {t:String} AND queue = 'raced'", t=TENANT
+    )
+    assert sorted(item for item, _ in queued) == sorted(p.candidate.item_id for p in first.picks)
+    assert {run for _, run in queued} == {first.run_id}  # the first row wins
+    (raced,) = status(pipeline.client, TENANT, "raced")
+    assert raced.queued == 4
+
+
 def test_cluster_keeps_the_repeated_failure_to_its_share(pipeline: RunningPipeline, corpus: Corpus) -> None:
     result = _sample(pipeline, "clusters", 10, Strategy.CLUSTER, seed=1)
     assert len(result.picks) == 10
@@ -212,6 +234,20 @@ def test_labels_round_trip(
     assert "imported 2 label(s), refused 1" in imported.output
     assert "labels.jsonl:2: line: not JSON" in imported.output
 
+    # the same file format through a running collector (what the command does while `feedback up`
+    # owns the embedded engine)
+    (tmp_path / "more.jsonl").write_bytes(
+        orjson.dumps({"queue": queue, "item_id": items[2], "annotator": "dee", "label": "ok"})
+        + b"\n\n"
+        + orjson.dumps({"queue": queue, "item_id": "nope", "annotator": "dee", "label": "ok"})
+        + b"\n"
+    )
+    remote = import_file(tmp_path / "more.jsonl", collector_sender(settings.http_addr, KEYS[KEY]))
+    assert remote.accepted == 1
+    assert [(r.index, r.errors) for r in remote.refused] == [
+        (3, [f"item_id: not in queue {queue!r} of this tenant"])
+    ]  # the line number, blank lines counted
+
     current = pipeline.rows(
         "SELECT item_id, annotator, label, score, reasons, note FROM annotations "
         "WHERE tenant_id = {t:String} AND queue = {q:String} ORDER BY item_id, annotator",
@@ -219,7 +255,7 @@ def test_labels_round_trip(
         q=queue,
     )
     by_key = {(row[0], row[1]): row[2:] for row in current}
-    assert len(current) == 6  # one per item and annotator: ann's first label was replaced
+    assert len(current) == 7  # one per item and annotator: ann's first label was replaced
     assert by_key[(items[0], "ann")] == ("hallucinated", 1.0, ["made up order"], "see ticket")
     assert by_key[(items[1], "bob")][0] == "bad_tone"
 
@@ -236,9 +272,10 @@ def test_labels_round_trip(
     assert exported[items[3]]["labels"] == []
 
     (review,) = status(pipeline.client, TENANT, queue)
-    assert (review.queued, review.labelled, review.labels, review.annotators) == (6, 3, 6, 3)
-    assert review.agreement.items == 2
-    assert review.agreement.percent == 0.5  # items[0]: all three agree; items[1]: ann and bob differ
+    assert (review.queued, review.labelled, review.labels, review.annotators) == (6, 3, 7, 4)
+    assert review.agreement.items == 3
+    # items[0]: all three agree; items[1]: ann and bob differ; items[2]: cy and dee agree
+    assert review.agreement.percent == pytest.approx(2 / 3, abs=1e-4)
     shown = CliRunner().invoke(app, ["annotate", "status", "--tenant", TENANT, "--queue", queue, "--format", "json"])
     assert shown.exit_code == 0, shown.output
     assert orjson.loads(shown.output)[0]["labelled"] == 3
