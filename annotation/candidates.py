@@ -55,8 +55,9 @@ def item_id_of(tenant_id: str, trace_id: str) -> str:
     return stable_id("eval", tenant_id, trace_id)
 
 
-def flagged(client: Client, tenant: str | None, since: datetime | None) -> list[Candidate]:
-    """Responses with a negative signal and a trace (what a reviewer can read), by (tenant, trace)."""
+def flagged(client: Client, tenant: str | None, since: datetime | None, with_text: bool = True) -> list[Candidate]:
+    """Responses with a negative signal and a trace (what a reviewer can read), by (tenant, trace);
+    without their texts unless asked (only similarity needs them: memory)."""
     found = [
         Candidate(
             r.tenant_id,
@@ -66,8 +67,8 @@ def flagged(client: Client, tenant: str | None, since: datetime | None) -> list[
             r.feature,
             r.prompt_version,
             r.model_version,
-            r.input_text,
-            r.output_text,
+            r.input_text if with_text else None,
+            r.output_text if with_text else None,
         )
         for r in stream_responses(client, ExportFilters(tenant=tenant, since=since))
         if r.negative and r.has_trace

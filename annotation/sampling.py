@@ -77,7 +77,8 @@ def sample(client: Client, request: SampleRequest, now: datetime | None = None) 
     queued = queued_keys(client, request.queue, request.tenant)
     fresh = []
     if request.strategy is not Strategy.RANDOM:
-        fresh = [c for c in flagged(client, request.tenant, request.since) if c.key not in queued]
+        with_text = request.strategy in (Strategy.NOVEL, Strategy.CLUSTER)
+        fresh = [c for c in flagged(client, request.tenant, request.since, with_text) if c.key not in queued]
     picks: list[Pick]
     strata: list[Stratum]
     if request.strategy is Strategy.STRATIFIED:
