@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import structlog
 from clickhouse_connect.driver.client import Client
 
 from annotation.candidates import DIMENSIONS, flagged, queued_keys, queued_texts, uniform
 from annotation.strategies import Pick, Stratum, cluster, novel, stratified
 from schemas.vocabulary import ID_MAX
+
+log = structlog.get_logger(__name__)
 
 QUEUE_COLUMNS = (
     "tenant_id", "queue", "item_id", "trace_id", "message_id", "conversation_id", "strategy", "stratum", "added_at",
@@ -111,4 +114,13 @@ def sample(client: Client, request: SampleRequest, now: datetime | None = None) 
     ]  # fmt: skip
     if rows:
         client.insert("annotation_queue_log", rows, column_names=list(QUEUE_COLUMNS))
+    log.info(
+        "annotation.sampled",
+        queue=request.queue,
+        tenant=request.tenant,
+        strategy=request.strategy.value,
+        seed=request.seed,
+        queued=len(rows),
+        run_id=run_id,
+    )
     return SampleResult(run_id, picks, strata, len(fresh))
