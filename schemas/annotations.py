@@ -29,7 +29,7 @@ class AnnotationIn(BaseModel):
     item_id: Id
     annotator: Id = Field(description="who labelled it (a reviewer, not an end user)")
     label: Label = Field(description="the verdict, e.g. correct, hallucinated, unsafe (free vocabulary)")
-    score: float | None = Field(None, description="an optional number, e.g. 1-5 or 0-1")
+    score: float | None = Field(None, strict=True, description="an optional number, e.g. 1-5 or 0-1")
     reasons: list[Label] = Field(default_factory=list, max_length=REASONS_MAX)
     note: Annotated[str, StringConstraints(max_length=v.COMMENT_MAX)] | None = None
     timestamp: EpochMs | None = Field(None, description="when it was labelled; default: when received")

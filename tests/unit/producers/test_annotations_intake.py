@@ -98,3 +98,9 @@ def test_validate_numbers_from_the_first_index() -> None:
     checked = validate([GOOD, 3], first_index=10)
     assert [i for i, _ in checked.items] == [10]
     assert checked.rejected[0].index == 11
+
+
+def test_a_score_is_a_number_not_a_boolean_or_text() -> None:
+    checked = validate([{**GOOD, "score": True}, {**GOOD, "score": "1.5"}, {**GOOD, "score": 4}])
+    assert [r.errors for r in checked.rejected] == [["score: Input should be a valid number"]] * 2
+    assert checked.items[0][1].score == 4.0
