@@ -24,6 +24,9 @@ COPY producers ./producers
 COPY consumers ./consumers
 COPY runtime ./runtime
 COPY feedback ./feedback
+COPY exports ./exports
+COPY quality ./quality
+COPY annotation ./annotation
 COPY sql ./sql
 RUN uv sync --frozen --no-dev --no-editable \
     && /app/.venv/bin/feedback --help >/dev/null

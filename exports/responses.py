@@ -20,7 +20,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from exports.filters import ExportFilters
+from exports.filters import ExportFilters, format_time
 from exports.opinions import current_opinions_sql
 
 SIGNAL_TYPES = ("comment", "edit", "copy", "regenerate", "rephrase")
@@ -68,12 +68,25 @@ class Response:
     rephrases: int
     edited_text: str | None
     event_ids: list[str]
+    annotations: list[dict[str, Any]]  # reviewers' current labels (annotation queues), by queue and annotator
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Response:
         values = dict(zip(COLUMN_NAMES, row, strict=True))
         values["has_trace"] = bool(values["has_trace"])
         values["time"] = values["time"].replace(tzinfo=UTC)  # the engine's times are UTC
+        values["annotations"] = [
+            {
+                "queue": queue,
+                "annotator": annotator,
+                "label": label,
+                "score": score,
+                "reasons": list(reasons),
+                "note": note,
+                "time": format_time(ts.replace(tzinfo=UTC)),
+            }
+            for queue, annotator, label, score, reasons, note, ts in values["annotations"]
+        ]
         return cls(**values)
 
     @property
@@ -158,7 +171,8 @@ SELECT
     arrayMap(c -> tupleElement(c, 3), arraySort(arrayConcat(opinion_comments, signal_comments))) AS comments,
     copies, edits, regenerates, rephrases,
     if(last_edit_text = '', NULL, last_edit_text) AS edited_text,
-    arraySort(arrayConcat(opinion_event_ids, signal_event_ids)) AS event_ids
+    arraySort(arrayConcat(opinion_event_ids, signal_event_ids)) AS event_ids,
+    a_annotations AS annotations
 FROM
 (
     SELECT
@@ -224,6 +238,24 @@ LEFT JOIN
     FROM traces
     WHERE {tenant}
 ) AS t
+USING (tenant_id, trace_key)
+LEFT JOIN
+(
+    -- reviewers' current labels on the response, from every queue that holds it
+    SELECT
+        tenant_id,
+        trace_key,
+        arraySort(groupArray(tuple(queue, annotator, label, score, reasons, note, ts))) AS a_annotations
+    FROM
+    (
+        SELECT a.tenant_id AS tenant_id, q.trace_id AS trace_key, a.queue AS queue, a.annotator AS annotator,
+               a.label AS label, a.score AS score, a.reasons AS reasons, a.note AS note, a.ts AS ts
+        FROM annotations AS a
+        INNER JOIN annotation_queue AS q ON q.tenant_id = a.tenant_id AND q.queue = a.queue AND q.item_id = a.item_id
+        WHERE {_where_tenant(filters).replace("tenant_id", "a.tenant_id")}
+    )
+    GROUP BY tenant_id, trace_key
+) AS a
 USING (tenant_id, trace_key)
 WHERE {where}
 ORDER BY cityHash64(tenant_id, conversation_id), tenant_id, conversation_id, turn_key, trace_id

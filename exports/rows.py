@@ -124,6 +124,7 @@ def eval_rows(responses: Iterable[Response]) -> Iterator[Built]:
                     "doc_ids": response.doc_ids,
                 },
                 "lineage": _lineage(response),
+                "annotations": response.annotations,
             },
             (response.time,),
         )

@@ -60,6 +60,22 @@ EVAL_SCHEMA = pa.schema(
             ),
         ),
         pa.field("lineage", pa.struct(_LINEAGE)),
+        pa.field(
+            "annotations",
+            pa.list_(
+                pa.struct(
+                    [
+                        pa.field("queue", _STR),
+                        pa.field("annotator", _STR),
+                        pa.field("label", _STR),
+                        pa.field("score", pa.float64()),
+                        pa.field("reasons", pa.list_(_STR)),
+                        pa.field("note", _STR),
+                        pa.field("time", _STR),
+                    ]
+                )
+            ),
+        ),
     ]
 )
 _MESSAGES = pa.field("messages", pa.list_(pa.struct([pa.field("role", _STR), pa.field("content", _STR)])))

@@ -25,6 +25,7 @@ from consumers.rejoin import rejoin_all
 from consumers.replay import Slice
 from exports.filters import ExportFilters, FilterError
 from exports.rows import Kind
+from feedback.annotating import annotate_app, sample_command
 from feedback.export_endpoint import ExportRequest
 from feedback.exporting import ExportFailed, run_export
 from feedback.progress import export_progress, replay_progress
@@ -70,6 +71,8 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(score_app, name="score")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(annotate_app, name="annotate")
+app.command("sample")(sample_command)
 log = structlog.get_logger("feedback")
 
 

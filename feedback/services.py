@@ -15,6 +15,7 @@ import uvicorn
 from clickhouse_connect.driver.client import Client
 from starlette.routing import Route
 
+from annotation.store import AnnotationStore
 from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
@@ -90,11 +91,13 @@ def kafka_health(settings: Settings) -> KafkaHealth:
 def make_collector(settings: Settings, with_query: bool = True) -> Collector:
     producer = DeliveryProducer(producer_config(settings), settings.produce_timeout_s, settings.retry_after_s)
     query = None
+    annotations = None
     if with_query:
         query = QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
+        annotations = AnnotationStore(lambda: settings.clickhouse().connect(database=settings.clickhouse_database))
     keys = KeyStore.load(settings.keys_file)
     keys.watch(settings.keys_reload_s)
-    return Collector(settings, keys, producer, query)
+    return Collector(settings, keys, producer, query, annotations=annotations)
 
 
 class _Server(uvicorn.Server):

@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from producers import cors, openapi, otlp
+from producers.annotations import AnnotationSink, annotation_items, validate
 from producers.client_address import client_address
 from producers.delivery import DeliveryProducer, Outgoing
 from producers.errors import (
@@ -74,8 +75,10 @@ class Collector:
         producer: DeliveryProducer,
         query: QueryService | None = None,
         limits: RequestLimits | None = None,
+        annotations: AnnotationSink | None = None,
     ) -> None:
         self.settings = settings
+        self.annotations = annotations
         self.limits = limits or RequestLimits.of(settings)
         self.trusted_proxies = settings.trusted_proxy_networks
         self.keys = keys
@@ -218,6 +221,30 @@ class Collector:
         result = await run_in_threadpool(self.query_service.run, body.get("sql"), scope_of(api_key))
         return OrjsonResponse(result)
 
+    async def post_annotations(self, request: Request) -> Response:
+        """Reviewers' labels (producers/annotations.py): secret key; 200 once the accepted are stored."""
+        body, api_key, _ = await self._authorised_body(request)
+        tenant = require_kind(api_key, KeyKind.SECRET)
+        items = annotation_items(body)
+        if self.annotations is None:
+            raise Unavailable("this collector has no ClickHouse configured for annotations", retry_after=60)
+        self.limits.check(api_key, [None] * len(items))
+        checked = validate(items)
+        try:
+            refused = await run_in_threadpool(self.annotations.store, tenant, checked.items, now_ms(), "http")
+        except Exception as exc:  # the store is ClickHouse: its outage is "try again", not a 500
+            log.warning("annotations.store_failed", tenant=tenant, error=str(exc).splitlines()[0] if str(exc) else "")
+            raise Unavailable("annotations: not stored, ClickHouse did not take them; retry", retry_after=5) from exc
+        rejected = sorted([*checked.rejected, *refused], key=lambda r: r.index)
+        for rejection in rejected:
+            for error in rejection.errors:
+                REJECTED.labels("annotation", rejected_field(error)).inc()
+        accepted = len(items) - len(rejected)
+        if not accepted:
+            raise BadRequestWithItems("nothing valid to accept", [r.as_json() for r in rejected])
+        ACCEPTED.labels("annotation").inc(accepted)
+        return OrjsonResponse({"accepted": accepted, "rejected": [r.as_json() for r in rejected]})
+
     async def healthz(self, _request: Request) -> Response:
         return OrjsonResponse({"status": "ok"})
 
@@ -304,6 +331,7 @@ def create_app(
         Route("/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]),
         Route("/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]),
         Route("/v1/query", instrumented("/v1/query", collector.post_query), methods=["POST"]),
+        Route("/v1/annotations", instrumented("/v1/annotations", collector.post_annotations), methods=["POST"]),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/readyz", collector.readyz, methods=["GET"]),
         Route("/metrics", collector.metrics, methods=["GET"]),

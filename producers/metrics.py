@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from schemas.annotations import AnnotationIn
 from schemas.models import EventIn, TraceIn
 
 REQUESTS = Counter("feedback_http_requests_total", "HTTP requests by route and status", ["route", "status"])
@@ -24,7 +25,12 @@ PRODUCE_LATENCY = Histogram(
 # ``item``: a reason about the item as a whole (not an object, too large for one Kafka message).
 ITEM_LABEL = "item"
 OTHER_LABEL = "other"
-KNOWN_FIELDS = frozenset(EventIn.model_fields) | frozenset(TraceIn.model_fields) | {ITEM_LABEL}
+KNOWN_FIELDS = (
+    frozenset(EventIn.model_fields)
+    | frozenset(TraceIn.model_fields)
+    | frozenset(AnnotationIn.model_fields)
+    | {ITEM_LABEL}
+)
 
 
 def rejected_field(error: str) -> str:

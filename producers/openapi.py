@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from schemas.annotations import AnnotationsEnvelope
 from schemas.models import EventIn, TraceIn
 from schemas.timestamps import EpochMs
 
@@ -83,6 +84,27 @@ class QueryResult(_Doc):
     rows: list[list[Any]]
 
 
+class AnnotationRejected(_Doc):
+    """An annotation refused with its reasons (``field: reason``, or ``item_id: not in queue ...``)."""
+
+    index: int
+    item_id: str | None
+    errors: list[str]
+
+
+class AnnotationsStored(_Doc):
+    """Every accepted annotation is stored before this answer."""
+
+    accepted: int
+    rejected: list[AnnotationRejected]
+
+
+class AnnotationsError(_Doc):
+    error: str
+    accepted: int | None = Field(None, description="400 when nothing was valid: 0")
+    rejected: list[AnnotationRejected] | None = Field(None, description="400 when nothing was valid: why each failed")
+
+
 class Health(_Doc):
     status: str
     kafka: str | None = None
@@ -129,6 +151,13 @@ OPERATIONS = [
         "Run one read-only SQL statement; admin key (every tenant) or analyst key (its tenant's rows only)",
         {JSON: [QueryRequest]},
         {200: {JSON: QueryResult}, **ERRORS},
+    ),
+    Operation(
+        "/v1/annotations",
+        "post",
+        "Store reviewers' labels on queued items (latest per item and annotator wins); secret key",
+        {JSON: [AnnotationsEnvelope]},
+        {200: {JSON: AnnotationsStored}, **{status: {JSON: AnnotationsError} for status in ERRORS}},
     ),
     Operation("/v1/events", "options", "CORS preflight", responses=PREFLIGHT, secured=False),
     Operation("/v1/traces", "options", "CORS preflight", responses=PREFLIGHT, secured=False),

@@ -39,6 +39,7 @@ KEYS = {
     "initech_secret": "sk_test_initech",
     "umbrella_secret": "sk_test_umbrella",
     "initech_analyst": "nk_test_initech",
+    "hooli_secret": "sk_test_hooli",  # annotation queues
 }
 
 
@@ -74,6 +75,7 @@ def keys_file(session_dir: Path) -> Path:
                     {"key": KEYS["initech_secret"], "tenant": "initech", "kind": "secret"},
                     {"key": KEYS["umbrella_secret"], "tenant": "umbrella", "kind": "secret"},
                     {"key": KEYS["initech_analyst"], "tenant": "initech", "kind": "analyst"},
+                    {"key": KEYS["hooli_secret"], "tenant": "hooli", "kind": "secret"},
                 ]
             }
         )

@@ -222,7 +222,9 @@ def test_eval_rows_are_the_responses_with_a_negative_signal(
     assert manifest["rows"] == len(EVAL)
     assert manifest["skipped"] == EVAL_SKIPPED
     assert manifest["filters"]["tenant"] == TENANT
-    assert manifest["columns"] == ["id", "input", "output", "expected", "labels", "signals", "trace", "lineage"]
+    assert manifest["columns"] == [
+        "id", "input", "output", "expected", "labels", "signals", "trace", "lineage", "annotations"
+    ]  # fmt: skip
     assert manifest["covered"]["from"] <= manifest["covered"]["to"]
 
 

@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -205,6 +206,15 @@ def test_dockerfile_installs_from_the_lock() -> None:
     assert "python:3.11-slim" in dockerfile
     assert "uv sync --frozen --no-dev" in dockerfile
     assert 'ENTRYPOINT ["feedback"]' in dockerfile
+
+
+def test_dockerfile_copies_every_package_the_wheel_ships() -> None:
+    # The image runs `feedback --help` after installing: a package left out fails the build.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    missing = [p for p in packages if f"COPY {p} ./{p}" not in dockerfile]
+    assert not missing, missing
 
 
 def test_example_keys_file_loads() -> None:

@@ -37,6 +37,7 @@ def response(trace_id: str = "t1", **fields: Any) -> Response:
         "rephrases": 0,
         "edited_text": None,
         "event_ids": ["e1"],
+        "annotations": [],
     }
     base.update(fields)
     return Response(**base)

@@ -113,3 +113,12 @@ def test_responses_without_a_trace_never_pair_with_each_other() -> None:
     lost = dict(has_trace=False, turn_key="", input_text=None, output_text=None)
     built = list(dpo_rows([response("x", thumbs_up=1, **lost), response("y", thumbs_down=1, **lost)]))
     assert [b.reason for b in built if isinstance(b, Skip)] == [NO_TRACE, NO_TRACE]
+
+
+def test_eval_rows_carry_the_reviewers_labels() -> None:
+    label = {"queue": "weekly", "annotator": "ann", "label": "hallucinated", "score": 1.0, "reasons": [],
+             "note": None, "time": "2026-11-29T11:00:00.000Z"}  # fmt: skip
+    (labelled,) = [r for r in eval_rows([response("t1", thumbs_down=1, annotations=[label])]) if isinstance(r, Row)]
+    assert labelled.data["annotations"] == [label]
+    (plain,) = [r for r in eval_rows([response("t2", thumbs_down=1)]) if isinstance(r, Row)]
+    assert plain.data["annotations"] == []
