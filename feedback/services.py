@@ -18,6 +18,7 @@ from starlette.routing import Route
 from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
+from feedback.erasure import erase_in
 from feedback.export_endpoint import ExportEndpoint
 from feedback.rejoining import RejoinEndpoint
 from feedback.replaying import ReplayEndpoint
@@ -94,7 +95,7 @@ def make_collector(settings: Settings, with_query: bool = True) -> Collector:
         query = QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
     keys = KeyStore.load(settings.keys_file)
     keys.watch(settings.keys_reload_s)
-    return Collector(settings, keys, producer, query)
+    return Collector(settings, keys, producer, query, forget=erase_in(settings) if with_query else None)
 
 
 class _Server(uvicorn.Server):

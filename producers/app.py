@@ -30,6 +30,7 @@ from producers.errors import (
     Unauthorized,
     Unavailable,
 )
+from producers.forget import Forget, forget_request
 from producers.intake import (
     Intake,
     Record,
@@ -74,6 +75,7 @@ class Collector:
         producer: DeliveryProducer,
         query: QueryService | None = None,
         limits: RequestLimits | None = None,
+        forget: Forget | None = None,
     ) -> None:
         self.settings = settings
         self.limits = limits or RequestLimits.of(settings)
@@ -81,6 +83,7 @@ class Collector:
         self.keys = keys
         self.producer = producer
         self.query_service = query
+        self.forget = forget
         self.max_item_bytes = max_item_bytes(settings.kafka_max_message_bytes)
         registry = settings.registry()
         self.topics = {kind: settings.topic(kind) for kind in ("explicit", "implicit", "traces")}
@@ -218,6 +221,17 @@ class Collector:
         result = await run_in_threadpool(self.query_service.run, body.get("sql"), scope_of(api_key))
         return OrjsonResponse(result)
 
+    async def post_forget(self, request: Request) -> Response:
+        body, api_key, _ = await self._authorised_body(request)
+        tenant, user, requested_by = forget_request(api_key, body)
+        if self.forget is None:
+            raise Unavailable("this collector has no ClickHouse configured to erase from", retry_after=60)
+        try:
+            result = await run_in_threadpool(self.forget, tenant, user, requested_by)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return OrjsonResponse(result)
+
     async def healthz(self, _request: Request) -> Response:
         return OrjsonResponse({"status": "ok"})
 
@@ -304,6 +318,7 @@ def create_app(
         Route("/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]),
         Route("/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]),
         Route("/v1/query", instrumented("/v1/query", collector.post_query), methods=["POST"]),
+        Route("/v1/forget", instrumented("/v1/forget", collector.post_forget), methods=["POST"]),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/readyz", collector.readyz, methods=["GET"]),
         Route("/metrics", collector.metrics, methods=["GET"]),

@@ -82,6 +82,15 @@ def consumer_config(settings: Settings, group: str, **overrides: Any) -> dict[st
     return config
 
 
+def topic_config(settings: Settings) -> dict[str, str]:
+    """The config of the topics the pipeline creates: the message size limit, and how long Kafka
+    keeps messages (FEEDBACK_TOPIC_RETENTION_HOURS: personal data, and what a replay can reach)."""
+    return {
+        "max.message.bytes": str(settings.kafka_max_message_bytes),
+        "retention.ms": str(int(settings.topic_retention_hours * 3_600_000)),
+    }
+
+
 def ensure_topics(settings: Settings, kinds: tuple[str, ...] = TOPIC_KINDS, timeout_s: float = 15.0) -> None:
     """Create the pipeline's topics if missing (all with the same partition count, so that one
     conversation's key lands on the same partition number in every topic)."""
@@ -91,7 +100,7 @@ def ensure_topics(settings: Settings, kinds: tuple[str, ...] = TOPIC_KINDS, time
     except KafkaException as exc:
         raise KafkaUnavailable(f"cannot list topics at {settings.kafka_bootstrap}: {exc}") from exc
     wanted = [settings.topic(kind) for kind in kinds]
-    config = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
+    config = topic_config(settings)
     missing = [
         NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=-1, config=config)
         for name in wanted

@@ -9,6 +9,8 @@ from importlib import resources
 import structlog
 from clickhouse_connect.driver.client import Client
 
+from runtime.retention import apply_retention
+
 log = structlog.get_logger(__name__)
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -38,8 +40,15 @@ def bundled_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def migrate(client: Client, database: str, migrations: list[Migration] | None = None) -> list[Migration]:
-    """Create the database if needed and apply what is not yet recorded. Returns what was applied."""
+def migrate(
+    client: Client,
+    database: str,
+    migrations: list[Migration] | None = None,
+    retention_days: int | None = None,
+) -> list[Migration]:
+    """Create the database if needed and apply what is not yet recorded. Returns what was applied.
+    With ``retention_days`` (FEEDBACK_RETENTION_DAYS), the personal tables' TTL is then set to it
+    (``runtime.retention``); None leaves their TTL as it is."""
     if not IDENTIFIER.match(database):
         raise ValueError(f"database name {database!r}: letters, digits and _ only")
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -62,4 +71,6 @@ def migrate(client: Client, database: str, migrations: list[Migration] | None = 
         )
         log.info("migration.applied", database=database, version=migration.version, name=migration.name)
         applied.append(migration)
+    if retention_days is not None:
+        apply_retention(client, database, retention_days)
     return applied

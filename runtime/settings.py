@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # Connections (and requests) served at once; past it uvicorn answers 503 at once.
     http_max_connections: int = 1000
     topic_partitions: int = 6
+    # Privacy (docs/contract.md §2): how long personal data is kept, in ClickHouse (a TTL on every
+    # table of runtime/personal_data.py, 0 = for ever) and in the topics the pipeline creates
+    # (their retention.ms; a topic that exists already keeps its own).
+    retention_days: int = Field(default=400, ge=0)
+    topic_retention_hours: float = Field(default=168.0, gt=0)
     # Token buckets, in items per second and items of burst (0 turns a limit off).
     rate_limit_key_per_s: float = 20_000
     rate_limit_key_burst: float = 40_000
