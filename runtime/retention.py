@@ -11,6 +11,7 @@ TTL (keep for ever).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import structlog
 from clickhouse_connect.driver.client import Client
@@ -46,7 +47,7 @@ def current_ttl(create_query: str) -> str | None:
     return found.group(1).strip() if found else None
 
 
-def retention_statements(database: str, days: int, current: dict[str, str | None]) -> list[str]:
+def retention_statements(database: str, days: int, current: Mapping[str, str | None]) -> list[str]:
     """The statements that bring every personal table to ``days`` of retention, given each table's
     ``current`` TTL (None: none); tables already there need none."""
     statements = []
