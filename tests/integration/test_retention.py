@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # documented here, re-exported without __all__
+    AdminClient,
+    ConfigResource,
+)
 
 from runtime.kafka import ensure_topics
 from runtime.migrations import migrate
