@@ -26,4 +26,4 @@ CREATE TABLE IF NOT EXISTS {database}.erased_ids
     requested_at  DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(requested_at)
-ORDER BY (tenant_id, kind, id);
+ORDER BY (tenant_id, kind, id, user_id);

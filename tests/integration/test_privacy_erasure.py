@@ -149,6 +149,9 @@ def test_forget_removes_the_user_everywhere_and_a_replay_never_brings_them_back(
     output = cli(pipeline.settings, "replay", "--topic", "traces,explicit,implicit", "--from", started.isoformat())
     assert "of erased users dropped" in output, output
     everything_gone()
+    # a rejoin sweep finds nothing of them to mend either
+    assert pipeline.post("/v1/rejoin", {}, key="admin").status_code == 200
+    everything_gone()
 
     # and a replay that rebuilds another database carries the erasures over
     rebuilt = f"rebuild_{new_id()}"
