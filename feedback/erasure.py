@@ -13,13 +13,17 @@ find their rows), and recorded so that nothing brings them back:
    its cancel rows alike: they share the user and the conversation), so every count of
    ``quality_hourly``, ``reasons_hourly`` and the other views over the logs stays exact.
    (A lightweight ``DELETE`` is refused on tables with projections.)
-3. What matched is looked for again and removed again if a writer of another process stored some
-   meanwhile (writers of this process are held off by the write locks of every shard).
+3. What matched is looked for again and removed again if a writer stored some meanwhile. Writers of
+   this process (with the embedded engine: every writer) are held off by the write locks of every
+   shard. Workers of other processes (a ClickHouse server) may have staged a batch before step 1
+   and store it after step 2: with ``settle_s`` the erasure looks again once that long has passed,
+   longer than a worker takes to store a batch.
 4. The request goes into ``erasures``: who asked, when, and what was removed per table.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +41,14 @@ log = structlog.get_logger(__name__)
 
 MAX_ID_LENGTH = 128  # user_id and tenant ids are at most this long (docs/contract.md §4)
 ROUNDS = 5  # removal rounds at most, should writers of other processes keep storing the user's rows
+# With a ClickHouse server, workers may run in other processes: how long a batch they staged may
+# take to be stored (FEEDBACK_BATCH_MAX_WAIT_S is 0.4 s; writing a full batch, a few seconds).
+OTHER_WRITERS_SETTLE_S = 10.0
+
+
+def settle_for(settings: Settings) -> float:
+    """0 with the embedded engine (every writer is in this process, under its write locks)."""
+    return 0.0 if settings.clickhouse().embedded else OTHER_WRITERS_SETTLE_S
 
 
 class EraseError(ValueError):
@@ -74,10 +86,17 @@ def checked_id(name: str, value: object) -> str:
 class Eraser:
     """Erases users from one database (every table of ``tables``)."""
 
-    def __init__(self, client: Client, database: str, tables: tuple[PersonalTable, ...] = PERSONAL_TABLES) -> None:
+    def __init__(
+        self,
+        client: Client,
+        database: str,
+        tables: tuple[PersonalTable, ...] = PERSONAL_TABLES,
+        settle_s: float = 0.0,
+    ) -> None:
         self._client = client
         self._db = database
         self._tables = tables
+        self._settle_s = settle_s
 
     def forget(self, tenant: str, user: str, requested_by: str, now: datetime | None = None) -> Erasure:
         tenant, user = checked_id("tenant", tenant), checked_id("user", user)
@@ -88,12 +107,19 @@ class Eraser:
         with locks_of(self._db).hold(EVERY_SHARD):
             conversations = self._record_ids(t, u, requested_at)
             removed = self._remove(t, u)
-            erasure = Erasure(tenant, user, requested_at, requested_by, removed, conversations)
-            self._client.insert(
-                f"{self._db}.erasures",
-                [[tenant, user, requested_at, requested_by, removed, conversations]],
-                column_names=["tenant_id", "user_id", "requested_at", "requested_by", "removed", "conversations"],
-            )
+        if self._settle_s > 0:
+            # what workers of other processes staged before the ids were recorded has landed by
+            # then (this process's writers drop the user's rows since: no lock needed meanwhile)
+            threading.Event().wait(self._settle_s)
+            with locks_of(self._db).hold(EVERY_SHARD):
+                late = self._remove(t, u)
+            removed = {label: count + late.get(label, 0) for label, count in removed.items()}
+        erasure = Erasure(tenant, user, requested_at, requested_by, removed, conversations)
+        self._client.insert(
+            f"{self._db}.erasures",
+            [[tenant, user, requested_at, requested_by, removed, conversations]],
+            column_names=["tenant_id", "user_id", "requested_at", "requested_by", "removed", "conversations"],
+        )
         log.info("erasure.done", tenant=tenant, conversations=conversations, removed=removed, by=requested_by)
         return erasure
 
@@ -144,11 +170,14 @@ class Eraser:
         removed: dict[str, int] = {}
         for table in self._tables:
             where = self.where(table, t, u)
-            counted = int(self._value(f"SELECT {table.counted} FROM {self._db}.{table.name} WHERE {where}"))
-            removed[table.label] = removed.get(table.label, 0) + counted
+            removed.setdefault(table.label, 0)
             for _ in range(ROUNDS):
-                if not self._value(f"SELECT count() FROM {self._db}.{table.name} WHERE {where}"):
+                rows, counted = self._client.query(
+                    f"SELECT count(), {table.counted} FROM {self._db}.{table.name} WHERE {where}"
+                ).result_rows[0]
+                if not rows:
                     break
+                removed[table.label] += int(counted)
                 self._command(f"ALTER TABLE {self._db}.{table.name} DELETE WHERE {where} SETTINGS mutations_sync = 2")
             else:
                 raise RuntimeError(f"{table.name}: rows of the user keep arriving; run the erasure again")
@@ -184,7 +213,8 @@ def erase_in(settings: Settings) -> Callable[[str, str, str], dict[str, Any]]:
     def forget(tenant: str, user: str, requested_by: str) -> dict[str, Any]:
         client = settings.clickhouse().connect()
         try:
-            return Eraser(client, settings.clickhouse_database).forget(tenant, user, requested_by).as_json()
+            eraser = Eraser(client, settings.clickhouse_database, settle_s=settle_for(settings))
+            return eraser.forget(tenant, user, requested_by).as_json()
         finally:
             client.close()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from feedback.erasure import EraseError, Eraser
+from feedback.erasure import EraseError, Eraser, settle_for
 from feedback.querying import admin_key, other_owner
 from feedback.remote import error_of
 from feedback.services import engine_claim
@@ -41,7 +41,8 @@ def run_forget(settings: Settings, tenant: str, user: str, key: str | None = Non
         client = settings.clickhouse().connect()
         try:
             migrate(client, settings.clickhouse_database, retention_days=settings.retention_days)
-            erasure = Eraser(client, settings.clickhouse_database).forget(tenant, user, f"cli:{_os_user()}")
+            eraser = Eraser(client, settings.clickhouse_database, settle_s=settle_for(settings))
+            erasure = eraser.forget(tenant, user, f"cli:{_os_user()}")
         except EraseError as exc:
             raise ForgetFailed(str(exc)) from None
         finally:

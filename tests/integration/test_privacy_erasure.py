@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
+from feedback.erasure import Eraser
+from runtime.settings import Settings
 from tests.helpers import event, new_id, trace
 from tests.integration.conftest import RunningPipeline
 from tests.integration.test_replay_and_dlq import caught_up, cli
@@ -178,3 +181,50 @@ def test_feedback_forget_on_the_command_line(pipeline: RunningPipeline) -> None:
     table = cli(pipeline.settings, "forget", "--tenant", "acme", "--user", user)
     assert "erased user" in table
     assert "1 conversation(s)" in table
+
+
+class LateWriter:
+    """A client whose first removal from events_log is followed by a row of the user landing, as a
+    worker of another process would store a batch it staged before the erasure began."""
+
+    def __init__(self, client: Client, late_row: str) -> None:
+        self._client = client
+        self._late_row = late_row
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        return self._client.query(*args, **kwargs)
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        return self._client.insert(*args, **kwargs)
+
+    def command(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        result = self._client.command(sql, *args, **kwargs)
+        if sql.startswith("ALTER TABLE") and "events_log DELETE" in sql and self._late_row:
+            self._client.command(self._late_row)
+            self._late_row = ""
+        return result
+
+
+@pytest.mark.clickhouse
+def test_rows_other_processes_store_during_the_erasure_are_removed_too(
+    clickhouse: Client, base_settings: Settings
+) -> None:
+    database, user = base_settings.clickhouse_database, new_id("user-late-")
+    insert = (
+        f"INSERT INTO {database}.events_log (tenant_id, event_id, type, timestamp, received_at, ts, conversation_id, "
+        "trace_id, message_id, user_id, reasons, trace_joined, version, sign) "
+        "VALUES ('privacy-late', {id:String}, 'copy', now64(), now64(), now64(), {c:String}, NULL, 'm', {u:String}, "
+        "[], 0, 1, 1)"
+    )
+    conversation = new_id("conv-")
+    clickhouse.command(insert, parameters={"id": new_id(), "c": conversation, "u": user})
+    late_row = insert.replace("{id:String}", f"'{new_id()}'").replace("{c:String}", f"'{conversation}'")
+    late_row = late_row.replace("{u:String}", f"'{user}'")
+    eraser = Eraser(LateWriter(clickhouse, late_row), database, settle_s=0.01)  # type: ignore[arg-type]
+    erasure = eraser.forget("privacy-late", user, "test")
+    assert erasure.removed["events"] == 2  # the one stored before, and the one that landed after
+    left = clickhouse.query(
+        f"SELECT count() FROM {database}.events_log WHERE conversation_id = {{c:String}}",
+        parameters={"c": conversation},
+    )
+    assert left.result_rows == [(0,)]
