@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from consumers.store import ClickHouseStore
 from feedback.erasure import Eraser
 from runtime.settings import Settings
 from tests.helpers import event, new_id, trace
@@ -228,3 +229,22 @@ def test_rows_other_processes_store_during_the_erasure_are_removed_too(
         parameters={"c": conversation},
     )
     assert left.result_rows == [(0,)]
+
+
+@pytest.mark.clickhouse
+def test_the_slow_path_drops_records_of_erased_users_too(clickhouse: Client, base_settings: Settings) -> None:
+    database, user, conversation = base_settings.clickhouse_database, new_id("user-slow-"), new_id("conv-")
+    now = datetime.now(UTC)
+    clickhouse.insert(
+        f"{database}.erased_ids",
+        [["privacy-slow", "user", user, user, now], ["privacy-slow", "conversation", conversation, user, now]],
+        column_names=["tenant_id", "kind", "id", "user_id", "requested_at"],
+    )
+    records: list[dict[str, Any]] = [
+        {"tenant_id": "privacy-slow", "user_id": user, "conversation_id": new_id("conv-"), "trace_id": None},
+        {"tenant_id": "privacy-slow", "user_id": None, "conversation_id": conversation, "trace_id": "t"},
+        {"tenant_id": "privacy-slow", "user_id": "someone-else", "conversation_id": new_id("conv-"), "trace_id": "t"},
+        {"tenant_id": "other-tenant", "user_id": user, "conversation_id": conversation, "trace_id": None},
+    ]
+    kept = ClickHouseStore(clickhouse, database).without_erased(records)
+    assert kept == records[2:]
