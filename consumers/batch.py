@@ -30,6 +30,7 @@ class Batch:
     trace_rows: list[Row] = field(default_factory=list)
     duplicates: int = 0
     rejoined: int = 0
+    erased: int = 0  # events and traces of erased users dropped (consumers.erased)
     # (subject, tenant_id, id) → the messages that carried it: whom to dead-letter when
     # ClickHouse refuses the row made of it (consumers.isolate).
     origin: dict[tuple[str, str, str], list[Message]] = field(default_factory=dict)

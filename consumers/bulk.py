@@ -17,6 +17,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 
 from consumers.announcements import RECORD
 from consumers.clickhouse_errors import is_data_error
+from consumers.erased import stage_condition
 from consumers.errors import Backpressure
 from consumers.frames import Framed
 from consumers.opinions import record_sql
@@ -105,10 +106,16 @@ class AvroStage:
     """A session-local table that ClickHouse reads a batch's Avro bodies into, one container per
     writer schema; a contract check on the staged rows refuses the batch (slow path)."""
 
-    def __init__(self, client: Client, name: str, columns: dict[str, str], violations: str) -> None:
+    def __init__(
+        self, client: Client, name: str, columns: dict[str, str], violations: str, erased: str | None = None
+    ) -> None:
         self._client = client
         self.name = name
         self._violations = violations
+        # rows of erased users (consumers.erased) are dropped from the stage once loaded
+        self._count_erased = f"SELECT count() FROM {name} WHERE {erased}" if erased else None
+        self._drop_erased = f"ALTER TABLE {name} DELETE WHERE {erased} SETTINGS mutations_sync = 2" if erased else None
+        self.erased = 0  # how many rows of erased users the last batch had
         ddl = ", ".join(f"{column} {kind}" for column, kind in columns.items())
         self.run(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({ddl}) ENGINE = Memory")
 
@@ -127,6 +134,9 @@ class AvroStage:
                 )
             if self.count(self._violations):
                 raise BulkRefused("a record breaks the contract")
+            self.erased = self.count(self._count_erased) if self._count_erased else 0
+            if self.erased and self._drop_erased:
+                self.run(self._drop_erased)
         except OperationalError as exc:
             raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
         except ClickHouseError as exc:
@@ -159,7 +169,7 @@ class BulkEventWriter:
     def __init__(self, client: Client, database: str, announce: bool = False) -> None:
         self._client = client
         self._announce = announce
-        self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
+        self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS, stage_condition(database))
         columns = ", ".join(EVENT_COLUMNS)
         if announce:
             self._stage.run(
@@ -186,6 +196,11 @@ class BulkEventWriter:
         self._supersede = supersede_sql(
             database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ({derivable}))"
         )
+
+    @property
+    def erased(self) -> int:
+        """Events of erased users dropped from the last batch (``consumers.erased``)."""
+        return self._stage.erased
 
     def write(self, framed: list[Framed]) -> list[str]:
         """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.

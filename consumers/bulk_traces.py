@@ -13,6 +13,7 @@ from __future__ import annotations
 from clickhouse_connect.driver.client import Client
 
 from consumers.bulk import AvroStage, BulkRefused
+from consumers.erased import stage_condition
 from consumers.frames import Framed
 from consumers.opinions import mend_sql
 from consumers.ranges import out_of_range_sql
@@ -140,11 +141,16 @@ INNER JOIN
 
 class BulkTraceWriter:
     def __init__(self, client: Client, database: str) -> None:
-        self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
+        self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS, stage_condition(database))
         self._re_reports = RE_REPORTS.format(db=database)
         self._insert = INSERT_TRACES.format(db=database)
         self._rejoin = REJOIN.format(db=database)
         self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
+
+    @property
+    def erased(self) -> int:
+        """Traces of erased users dropped from the last batch (``consumers.erased``)."""
+        return self._stage.erased
 
     def write(self, framed: list[Framed]) -> list[str]:
         """Store the batch's new traces and rejoin the events waiting for them. Raises BulkRefused

@@ -19,7 +19,7 @@ from consumers.metrics import DUPLICATES, INSERTED
 from consumers.opinions import OPINION_TYPES
 from consumers.records import decode_one_by_one
 from consumers.rows import EVENT_INDEX, event_row
-from consumers.step import FastPathStep
+from consumers.step import FastPathStep, dropped_erased
 from consumers.store import Key
 from schemas.vocabulary import DERIVED_TYPES, EXPLICIT_TYPES
 
@@ -40,6 +40,9 @@ class Events(FastPathStep):
         self._store_rows(batch)
 
     def _store_rows(self, batch: Batch) -> None:
+        kept = self._store.without_erased(batch.events)
+        dropped_erased(batch, self.kind, len(batch.events) - len(kept))
+        batch.events = kept
         unique: dict[Key, dict[str, Any]] = {}
         for event in batch.events:
             unique.setdefault((event["tenant_id"], event["event_id"]), event)

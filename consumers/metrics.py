@@ -10,3 +10,6 @@ DUPLICATES = Counter("feedback_worker_duplicates_total", "Events or trace report
 INVALID = Counter("feedback_worker_dlq_total", "Messages sent to the DLQ", ["reason"])
 LAG = Gauge("feedback_worker_lag_messages", "Messages behind the partition end", ["topic", "partition"])
 RETRIES = Counter("feedback_worker_batch_retries_total", "Batches held back and retried (backpressure)")
+ERASED = Counter(
+    "feedback_worker_erased_total", "Events or traces dropped because their user was erased (feedback forget)", ["kind"]
+)

@@ -39,6 +39,7 @@ class ReplayStats:
     traces: int = 0
     duplicates: int = 0
     invalid: int = 0
+    erased: int = 0  # of erased users: dropped (consumers.erased)
     forwarded: int = 0  # copied back into the topic for the live workers (consumers.replay_forward)
 
     def submit(self, batch: Batch) -> None:
@@ -47,6 +48,7 @@ class ReplayStats:
         self.traces += len(batch.traces)
         self.duplicates += batch.duplicates
         self.invalid += len(batch.invalid)
+        self.erased += batch.erased
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from confluent_kafka import Message
 from consumers.batch import Batch
 from consumers.bulk import BulkRefused
 from consumers.frames import Framed
-from consumers.metrics import INSERTED
+from consumers.metrics import ERASED, INSERTED
 
 if TYPE_CHECKING:
     from consumers.dlq import DeadLetterSink
@@ -27,6 +27,11 @@ class Step(Protocol):
 
 
 class BulkWriter(Protocol):
+    @property
+    def erased(self) -> int:
+        """Messages of erased users the last ``write`` dropped (``consumers.erased``)."""
+        ...
+
     def write(self, framed: list[Framed]) -> list[str]:
         """Store the framed messages; returns the records announcing the explicit events stored
         (if asked to: ``consumers.announcements``)."""
@@ -80,5 +85,15 @@ class FastPathStep(ABC):
             batch.announced.extend(self._bulk.write([framed for _, framed in frames]))
         except BulkRefused as refused:
             return str(refused)
-        INSERTED.labels(self.kind).inc(len(frames))
+        erased = self._bulk.erased
+        dropped_erased(batch, self.kind, erased)
+        INSERTED.labels(self.kind).inc(len(frames) - erased)
         return None
+
+
+def dropped_erased(batch: Batch, kind: str, count: int) -> None:
+    """Count the events or traces of erased users a step dropped: not errors, not dead letters."""
+    if count:
+        batch.erased += count
+        ERASED.labels(kind).inc(count)
+        log.info("worker.erased_dropped", kind=kind, messages=count)

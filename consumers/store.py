@@ -10,6 +10,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from consumers.announcements import records_sql
 from consumers.clickhouse_errors import is_data_error
+from consumers.erased import erased_ids, is_erased
 from consumers.errors import Backpressure, RowsRefused
 from consumers.opinions import mend_sql, record_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
@@ -86,6 +87,13 @@ class ClickHouseStore:
     def announcements(self, keys: Iterable[Key]) -> list[str]:
         """The ``chat.feedback.submitted`` records of these stored events (``consumers.announcements``)."""
         return [row[0] for row in self._rows(records_sql(self.database, KEYS), keys)]
+
+    def without_erased(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """These decoded events or traces but those of erased users (``consumers.erased``)."""
+        if not records:
+            return records
+        erased = erased_ids(self.client, self.database, (record["tenant_id"] for record in records))
+        return [record for record in records if not is_erased(record, erased)] if erased else records
 
     def stored_event_ids(self, keys: Iterable[Key]) -> set[Key]:
         rows = self._rows(

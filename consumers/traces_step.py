@@ -17,7 +17,7 @@ from consumers.rows import (
     trace_row,
     trace_version,
 )
-from consumers.step import FastPathStep
+from consumers.step import FastPathStep, dropped_erased
 from consumers.store import Key
 
 
@@ -40,6 +40,9 @@ class Traces(FastPathStep):
             self._store_traces(batch)
 
     def _store_traces(self, batch: Batch) -> None:
+        kept = self._store.without_erased(batch.traces)
+        dropped_erased(batch, self.kind, len(batch.traces) - len(kept))
+        batch.traces = kept
         latest: dict[Key, dict[str, Any]] = {}
         for trace in batch.traces:
             key = (trace["tenant_id"], trace["trace_id"])

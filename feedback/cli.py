@@ -28,6 +28,7 @@ from exports.rows import Kind
 from feedback.annotating import annotate_app, sample_command
 from feedback.export_endpoint import ExportRequest
 from feedback.exporting import ExportFailed, run_export
+from feedback.forgetting import ForgetFailed, run_forget
 from feedback.progress import export_progress, replay_progress
 from feedback.querying import QueryFailed, admin_key, other_owner, run_query
 from feedback.rejoining import rejoin_remote
@@ -50,7 +51,7 @@ from runtime.gc_tuning import tune_gc
 from runtime.kafka import ensure_topics
 from runtime.local_cluster import LocalCluster
 from runtime.logs import configure_logging
-from runtime.migrations import migrate as apply_migrations
+from runtime.migrations import migrate_as_configured
 from runtime.settings import Settings
 
 app = typer.Typer(
@@ -135,7 +136,7 @@ def up() -> None:
         ensure_topics(settings)
         with engine_claim(settings, settings.http_addr):
             client = settings.clickhouse().connect()
-            apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
+            migrate_as_configured(client, settings)
             server = CollectorServer(settings, make_collector(settings))
             worker = make_worker(settings, client, stop=stop)
 
@@ -207,7 +208,7 @@ def worker(
         signal.signal(signum, lambda *_: stop.set())  # finish the batch, commit, close
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
+        migrate_as_configured(client, settings)
         worker = make_worker(settings, client, group=group, topics=names, stop=stop)
         quality_thread = start_quality_loop(settings, stop)
         tune_gc()
@@ -230,11 +231,7 @@ def migrate(
     """Apply the sql/ migrations (idempotent, versioned)."""
     settings = _settings()
     with engine_claim(settings, None):
-        applied = apply_migrations(
-            settings.clickhouse().connect(),
-            database or settings.clickhouse_database,
-            cluster=settings.clickhouse_cluster,
-        )
+        applied = migrate_as_configured(settings.clickhouse().connect(), settings, database)
     _console().print(
         f"applied {len(applied)} migration(s)"
         + (": " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied) if applied else "")
@@ -477,6 +474,38 @@ def rejoin() -> None:
     typer.echo(f"rejoined {count} event(s)")
 
 
+@app.command()
+def forget(
+    tenant: Annotated[str, typer.Option(help="The tenant of the user")],
+    user: Annotated[str, typer.Option(help="The user_id to erase")],
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
+    key: Annotated[
+        str | None,
+        typer.Option(help="Through a running pipeline: the admin key, or the tenant's secret key (default: admin)"),
+    ] = None,
+) -> None:
+    """Erase a user for good: their events, ratings and opinions, and everything of their
+    conversations (traces, other signals) from every table; the counts are fixed, the request is
+    recorded in `erasures`, and no replay, redrive or late message stores them again."""
+    settings = _settings()
+    try:
+        result = run_forget(settings, tenant, user, key)
+    except ForgetFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if output is OutputFormat.JSON:
+        typer.echo(orjson.dumps(result).decode())
+        return
+    table = Table("table", "removed")
+    for name, count in result["removed"].items():
+        table.add_row(name, str(count))
+    _console().print(table)
+    typer.echo(
+        f"erased user {result['user']!r} of tenant {result['tenant']!r}: {result['conversations']} conversation(s), "
+        f"recorded in erasures at {result['requested_at']}"
+    )
+
+
 @kafka_app.command("start")
 def kafka_start(
     brokers: Annotated[
@@ -582,7 +611,7 @@ def derive_command(tenant: TenantOption = None, at: AtOption = None) -> None:
     settings = _settings()
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
+        migrate_as_configured(client, settings)
         counts = derive(settings, client, at=_at(at), tenant=tenant)
     typer.echo(f"derived {counts['rephrase']} rephrase and {counts['abandon']} abandon signal(s)")
 
@@ -596,7 +625,7 @@ def score_fit(
     settings = _settings()
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
+        migrate_as_configured(client, settings)
         model = fit(
             client,
             settings.clickhouse_database,
@@ -658,7 +687,7 @@ def alerts_check(
     config = AlertConfig.from_settings(settings, window_s, baseline_s)
     with engine_claim(settings, None):
         client = settings.clickhouse().connect()
-        apply_migrations(client, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
+        migrate_as_configured(client, settings)
         result = check(client, settings.clickhouse_database, config, at=_at(at), tenant=tenant)
     if result.raised:
         _console().print(_alerts_table(result.raised))

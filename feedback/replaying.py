@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from consumers.positions import Position
 from consumers.replay import ReplayStats, Slice, plan_slice, replay
+from feedback.erasure import carry_erasures
 from feedback.remote import error_of
 from producers.app import bearer_token
 from producers.keys import KeyKind, KeyStore, require_kind
@@ -46,6 +47,7 @@ def summary(topic: str, stats: ReplayStats) -> str:
     return (
         f"{topic}: read {stats.messages}, stored {stored} new, "
         f"{stats.duplicates} already stored, {stats.invalid} invalid"
+        + (f", {stats.erased} of erased users dropped" if stats.erased else "")
     )
 
 
@@ -53,7 +55,9 @@ def run_here(
     settings: Settings, slices: list[Slice], database: str, on_slice: Callable[[Slice], Callable[[int], None]]
 ) -> Iterator[tuple[Slice, ReplayStats]]:
     client = settings.clickhouse().connect()
-    migrate(client, database, cluster=settings.clickhouse_cluster)
+    migrate(client, database, cluster=settings.clickhouse_cluster, retention_days=settings.retention_days)
+    # a database rebuilt from the topics must not restore anyone erased from the live one
+    carry_erasures(client, settings.clickhouse_database, database)
     for part in slices:
         yield part, replay(settings, client, database, part, on_progress=on_slice(part))
 

@@ -19,6 +19,7 @@ from annotation.store import AnnotationStore
 from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
+from feedback.erasure import erase_in
 from feedback.export_endpoint import ExportEndpoint
 from feedback.rejoining import RejoinEndpoint
 from feedback.replaying import ReplayEndpoint
@@ -97,7 +98,9 @@ def make_collector(settings: Settings, with_query: bool = True) -> Collector:
         annotations = AnnotationStore(lambda: settings.clickhouse().connect(database=settings.clickhouse_database))
     keys = KeyStore.load(settings.keys_file)
     keys.watch(settings.keys_reload_s)
-    return Collector(settings, keys, producer, query, annotations=annotations)
+    return Collector(
+        settings, keys, producer, query, annotations=annotations, forget=erase_in(settings) if with_query else None
+    )
 
 
 class _Server(uvicorn.Server):

@@ -31,6 +31,7 @@ from producers.errors import (
     Unauthorized,
     Unavailable,
 )
+from producers.forget import Forget, forget_request
 from producers.intake import (
     Intake,
     Record,
@@ -76,6 +77,7 @@ class Collector:
         query: QueryService | None = None,
         limits: RequestLimits | None = None,
         annotations: AnnotationSink | None = None,
+        forget: Forget | None = None,
     ) -> None:
         self.settings = settings
         self.annotations = annotations
@@ -84,6 +86,7 @@ class Collector:
         self.keys = keys
         self.producer = producer
         self.query_service = query
+        self.forget = forget
         self.max_item_bytes = max_item_bytes(settings.kafka_max_message_bytes)
         registry = settings.registry()
         self.topics = {kind: settings.topic(kind) for kind in ("explicit", "implicit", "traces")}
@@ -245,6 +248,17 @@ class Collector:
         ACCEPTED.labels("annotation").inc(accepted)
         return OrjsonResponse({"accepted": accepted, "rejected": [r.as_json() for r in rejected]})
 
+    async def post_forget(self, request: Request) -> Response:
+        body, api_key, _ = await self._authorised_body(request)
+        tenant, user, requested_by = forget_request(api_key, body)
+        if self.forget is None:
+            raise Unavailable("this collector has no ClickHouse configured to erase from", retry_after=60)
+        try:
+            result = await run_in_threadpool(self.forget, tenant, user, requested_by)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return OrjsonResponse(result)
+
     async def healthz(self, _request: Request) -> Response:
         return OrjsonResponse({"status": "ok"})
 
@@ -332,6 +346,7 @@ def create_app(
         Route("/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]),
         Route("/v1/query", instrumented("/v1/query", collector.post_query), methods=["POST"]),
         Route("/v1/annotations", instrumented("/v1/annotations", collector.post_annotations), methods=["POST"]),
+        Route("/v1/forget", instrumented("/v1/forget", collector.post_forget), methods=["POST"]),
         Route("/healthz", collector.healthz, methods=["GET"]),
         Route("/readyz", collector.readyz, methods=["GET"]),
         Route("/metrics", collector.metrics, methods=["GET"]),

@@ -105,6 +105,25 @@ class AnnotationsError(_Doc):
     rejected: list[AnnotationRejected] | None = Field(None, description="400 when nothing was valid: why each failed")
 
 
+class ForgetRequest(_Doc):
+    tenant: str | None = Field(
+        None, description="the tenant (required with the admin key; a secret key: its own, may be left out)"
+    )
+    user: str = Field(min_length=1, max_length=128, description="the user_id to erase")
+    api_key: str | None = None
+
+
+class ForgetResult(_Doc):
+    """What was removed: every row of the user, of their conversations and of their responses."""
+
+    tenant: str
+    user: str
+    requested_at: str = Field(description="ISO 8601, UTC")
+    requested_by: str = Field(description="secret:<tenant> or admin")
+    conversations: int = Field(description="the user's conversations erased")
+    removed: dict[str, int] = Field(description="per table (events, traces, opinions, ...): how many were removed")
+
+
 class Health(_Doc):
     status: str
     kafka: str | None = None
@@ -158,6 +177,14 @@ OPERATIONS = [
         "Store reviewers' labels on queued items (latest per item and annotator wins); secret key",
         {JSON: [AnnotationsEnvelope]},
         {200: {JSON: AnnotationsStored}, **{status: {JSON: AnnotationsError} for status in ERRORS}},
+    ),
+    Operation(
+        "/v1/forget",
+        "post",
+        "Erase one user of a tenant from every table, for good (a replay never restores them); "
+        "secret key (its tenant) or admin key",
+        {JSON: [ForgetRequest]},
+        {200: {JSON: ForgetResult}, **ERRORS},
     ),
     Operation("/v1/events", "options", "CORS preflight", responses=PREFLIGHT, secured=False),
     Operation("/v1/traces", "options", "CORS preflight", responses=PREFLIGHT, secured=False),

@@ -117,9 +117,14 @@ def replication_of(settings: Settings, brokers: int) -> int:
 
 
 def topic_config(settings: Settings, replication: int) -> dict[str, str]:
-    """With 3 replicas, a write (acks=all) needs 2 of them: one broker may be down, and a 202 still
-    means the event is on two brokers."""
-    config = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
+    """The config of the topics the pipeline creates: the message size limit; how long Kafka keeps
+    messages (FEEDBACK_TOPIC_RETENTION_HOURS: personal data, and what a replay can reach); and with
+    3 replicas, a write (acks=all) needs 2 of them: one broker may be down, and a 202 still means
+    the event is on two brokers."""
+    config = {
+        "max.message.bytes": str(settings.kafka_max_message_bytes),
+        "retention.ms": str(int(settings.topic_retention_hours * 3_600_000)),
+    }
     if replication >= 3:
         config["min.insync.replicas"] = "2"
     return config

@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import structlog
 from clickhouse_connect.driver.client import Client
 
 from runtime.cluster_ddl import ClusterDDL
+from runtime.retention import apply_retention
+
+if TYPE_CHECKING:
+    from runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -41,14 +46,23 @@ def bundled_migrations() -> list[Migration]:
 
 
 def migrate(
-    client: Client, database: str, migrations: list[Migration] | None = None, cluster: str | None = None
+    client: Client,
+    database: str,
+    migrations: list[Migration] | None = None,
+    cluster: str | None = None,
+    retention_days: int | None = None,
 ) -> list[Migration]:
     """Create the database if needed and apply what is not yet recorded. Returns what was applied.
-    With ``cluster`` (FEEDBACK_CLICKHOUSE_CLUSTER), the same migrations as cluster DDL."""
+    With ``cluster`` (FEEDBACK_CLICKHOUSE_CLUSTER), the same migrations as cluster DDL. With
+    ``retention_days`` (FEEDBACK_RETENTION_DAYS), the personal tables' TTL is then set to it
+    (``runtime.retention``); None leaves their TTL as it is."""
     if not IDENTIFIER.match(database):
         raise ValueError(f"database name {database!r}: letters, digits and _ only")
     if cluster is not None:
-        return _migrate_cluster(client, database, migrations, cluster)
+        applied = _migrate_cluster(client, database, migrations, cluster)
+        if retention_days is not None:
+            apply_retention(client, database, retention_days, cluster)
+        return applied
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.command(
         f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
@@ -69,7 +83,20 @@ def migrate(
         )
         log.info("migration.applied", database=database, version=migration.version, name=migration.name)
         applied.append(migration)
+    if retention_days is not None:
+        apply_retention(client, database, retention_days)
     return applied
+
+
+def migrate_as_configured(client: Client, settings: Settings, database: str | None = None) -> list[Migration]:
+    """``migrate`` with the settings' database (or ``database``), cluster and retention: what every
+    command that opens ClickHouse runs first."""
+    return migrate(
+        client,
+        database or settings.clickhouse_database,
+        cluster=settings.clickhouse_cluster,
+        retention_days=settings.retention_days,
+    )
 
 
 def cluster_statements(migrations: list[Migration], database: str, cluster: str) -> list[list[str]]:

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     # Replication factor of the topics the pipeline creates; unset: min(3, brokers in the cluster).
     # With 3 or more, the topics get min.insync.replicas=2 (runtime.kafka.ensure_topics).
     topic_replication: int | None = Field(default=None, ge=1)
+    # Privacy (docs/contract.md §2): how long personal data is kept, in ClickHouse (a TTL on every
+    # table of runtime/personal_data.py, 0 = for ever) and in the topics the pipeline creates
+    # (their retention.ms; a topic that exists already keeps its own).
+    retention_days: int = Field(default=400, ge=0)
+    topic_retention_hours: float = Field(default=168.0, gt=0)
     # Token buckets, in items per second and items of burst (0 turns a limit off).
     rate_limit_key_per_s: float = 20_000
     rate_limit_key_burst: float = 40_000
