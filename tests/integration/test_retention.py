@@ -35,11 +35,14 @@ def test_migrate_sets_the_ttl_of_every_personal_table_and_follows_the_setting(cl
             "events_log": "toDateTime(received_at) + toIntervalDay(7)",
             "traces_log": "toDateTime(received_at) + toIntervalDay(7)",
             "opinions_log": "toDateTime(ts) + toIntervalDay(7)",
+            "annotations_log": "toDateTime(received_at) + toIntervalDay(7)",
+            "annotation_queue_log": "toDateTime(added_at) + toIntervalDay(7)",
         }
         migrate(clickhouse, database, retention_days=400)  # the setting changed: no migration, new TTL
         assert set(ttls(clickhouse, database).values()) == {
             "toDateTime(received_at) + toIntervalDay(400)",
             "toDateTime(ts) + toIntervalDay(400)",
+            "toDateTime(added_at) + toIntervalDay(400)",
         }
         migrate(clickhouse, database, retention_days=0)  # keep for ever
         assert set(ttls(clickhouse, database).values()) == {None}
