@@ -19,18 +19,13 @@ from prometheus_client import start_http_server
 from rich.console import Console
 from rich.table import Table
 
-from consumers.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redrive
 from consumers.dlq_limit import DlqLimitExceeded
-from consumers.rejoin import rejoin_all
-from consumers.replay import Slice
 from exports.filters import ExportFilters, FilterError
 from exports.rows import Kind
 from feedback.export_endpoint import ExportRequest
 from feedback.exporting import ExportFailed, run_export
 from feedback.progress import export_progress, replay_progress
 from feedback.querying import QueryFailed, admin_key, other_owner, run_query
-from feedback.rejoining import rejoin_remote
-from feedback.replaying import plan, run_here, run_remote, summary
 from feedback.services import (
     CollectorServer,
     EngineBusy,
@@ -39,6 +34,11 @@ from feedback.services import (
     make_worker,
     start_quality_loop,
 )
+from operations.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redrive
+from operations.rejoin import rejoin_all
+from operations.rejoining import rejoin_remote
+from operations.replay import Slice
+from operations.replaying import plan, run_here, run_remote, summary
 from producers.keys import KeyKind, KeysFileError, KeyStore, write_dev_keys
 from quality.alerts import AlertConfig, check, list_sql
 from quality.derive import DeriveFailed, derive

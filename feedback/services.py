@@ -19,8 +19,8 @@ from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
 from feedback.export_endpoint import ExportEndpoint
-from feedback.rejoining import RejoinEndpoint
-from feedback.replaying import ReplayEndpoint
+from operations.rejoining import RejoinEndpoint
+from operations.replaying import ReplayEndpoint
 from producers.app import Collector, create_app, instrumented
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore

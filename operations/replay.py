@@ -5,7 +5,7 @@ twice changes no count); invalid messages are counted, not sent to the DLQ again
 stored under the write locks of its partitions (``consumers.write_locks``), so a live worker of
 this process never stores the same message at the same time; into the live database of a
 ClickHouse server, while the live group runs, the slice goes through that group instead
-(``consumers.replay_forward``).
+(``operations.replay_forward``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from confluent_kafka import Consumer, TopicPartition
 
 from consumers.batch import Batch
 from consumers.chain import build_chain
-from consumers.positions import Position, consume_range, resolve
-from consumers.replay_forward import forward, live_group_active
 from consumers.store import ClickHouseStore
 from consumers.write_locks import locks_of
+from operations.positions import Position, consume_range, resolve
+from operations.replay_forward import forward, live_group_active
 from runtime.kafka import consumer_config
 from runtime.settings import Settings
 
@@ -39,7 +39,7 @@ class ReplayStats:
     traces: int = 0
     duplicates: int = 0
     invalid: int = 0
-    forwarded: int = 0  # copied back into the topic for the live workers (consumers.replay_forward)
+    forwarded: int = 0  # copied back into the topic for the live workers (operations.replay_forward)
 
     def submit(self, batch: Batch) -> None:
         self.messages += len(batch.messages)

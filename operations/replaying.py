@@ -19,9 +19,9 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from consumers.positions import Position
-from consumers.replay import ReplayStats, Slice, plan_slice, replay
 from feedback.remote import error_of
+from operations.positions import Position
+from operations.replay import ReplayStats, Slice, plan_slice, replay
 from producers.app import bearer_token
 from producers.keys import KeyKind, KeyStore, require_kind
 from runtime.migrations import migrate
