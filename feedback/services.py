@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from typing import Any
 import structlog
 import uvicorn
 from clickhouse_connect.driver.client import Client
-from starlette.routing import Route
 
 from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit
@@ -21,7 +19,7 @@ from consumers.worker import BatchPolicy, Worker
 from feedback.export_endpoint import ExportEndpoint
 from operations.rejoining import RejoinEndpoint
 from operations.replaying import ReplayEndpoint
-from producers.app import Collector, create_app, instrumented
+from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore
 from producers.query import QueryService
@@ -29,7 +27,6 @@ from producers.stats_api import stats_routes
 from quality.dashboard_stats import Stats
 from quality.loop import QualityLoop
 from quality.pipeline_health import KafkaHealth
-from runtime.clickhouse import EngineOwner
 from runtime.kafka import consumer_config, producer_config
 from runtime.settings import WORKER_TOPIC_KINDS, Settings
 from runtime.telemetry import FeedbackTelemetry
@@ -112,19 +109,21 @@ class CollectorServer:
 
     def __init__(self, settings: Settings, collector: Collector) -> None:
         self.collector = collector
-        # The operator's endpoints answer errors and count requests like every other endpoint.
-        replay_handler = ReplayEndpoint(settings, collector.keys).handle
-        rejoin_handler = RejoinEndpoint(settings, collector.keys).handle
-        replay = Route("/v1/replay", instrumented("/v1/replay", replay_handler), methods=["POST"])
-        rejoin = Route("/v1/rejoin", instrumented("/v1/rejoin", rejoin_handler), methods=["POST"])
-        export = Route("/v1/export", ExportEndpoint(settings, collector.keys).route, methods=["POST"])
         self.health = kafka_health(settings)
         stats = (
             stats_routes(collector.keys, Stats(collector.query_service.queries.select, self.health))
             if collector.query_service is not None
             else []
         )
-        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, rejoin, export, *stats])
+        # The operator's endpoints answer errors and count requests like every other endpoint.
+        operator_endpoints = {
+            "/v1/replay": ReplayEndpoint(settings, collector.keys).handle,
+            "/v1/rejoin": RejoinEndpoint(settings, collector.keys).handle,
+            "/v1/export": ExportEndpoint(settings, collector.keys).handle,
+        }
+        app = create_app(
+            collector, static_root=REPO_ROOT / "sdk", extra_routes=stats, operator_endpoints=operator_endpoints
+        )
         config = uvicorn.Config(
             app,
             host=settings.http_host,
@@ -165,36 +164,3 @@ class CollectorServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
-
-
-class EngineBusy(Exception):
-    """Another process holds the embedded engine."""
-
-
-class EmbeddedEngine:
-    """Claims the embedded engine for this process so ``feedback query`` goes through us."""
-
-    def __init__(self, settings: Settings, http_addr: str | None) -> None:
-        self.path = settings.clickhouse().chdb_path
-        self.owner = EngineOwner(pid=os.getpid(), http_addr=http_addr)
-
-    def __enter__(self) -> EmbeddedEngine:
-        current = EngineOwner.current(self.path)
-        if current is not None and current.pid != self.owner.pid:
-            raise EngineBusy(
-                f"the embedded ClickHouse at {self.path} is in use by pid {current.pid} "
-                "(chdb allows one process per engine): stop that process first, or use a ClickHouse "
-                "server (FEEDBACK_CLICKHOUSE_URL=http://...)"
-            )
-        self.owner.claim(self.path)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.owner.release(self.path)
-
-
-def engine_claim(settings: Settings, http_addr: str | None) -> contextlib.AbstractContextManager[object]:
-    """Claim the embedded engine for the duration (a no-op for a ClickHouse server)."""
-    if settings.clickhouse().embedded:
-        return EmbeddedEngine(settings, http_addr)
-    return contextlib.nullcontext()

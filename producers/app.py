@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -298,9 +298,18 @@ def create_app(
     collector: Collector,
     static_root: Path | None = None,
     extra_routes: list[Route] | None = None,
+    operator_endpoints: Mapping[str, Handler] | None = None,
 ) -> Starlette:
+    """The collector's app. ``operator_endpoints`` (path → handler: replay, rejoin, export) are
+    POST endpoints wired in by the CLI, wrapped here like every other endpoint (errors become their
+    answers, every request is counted)."""
+    operated = [
+        Route(path, instrumented(path, handler), methods=["POST"])
+        for path, handler in (operator_endpoints or {}).items()
+    ]
     routes: list[Route | Mount] = [
         *(extra_routes or []),
+        *operated,
         Route("/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]),
         Route("/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]),
         Route("/v1/query", instrumented("/v1/query", collector.post_query), methods=["POST"]),
