@@ -17,6 +17,8 @@ from consumers.frames import Framed
 from consumers.opinions import mend_sql
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS, TRACE_COLUMNS
+from consumers.stage_columns import stage_columns
+from schemas.bounds import COLUMN_TYPES
 
 STAGE = "feedback_stage_traces"
 RETRIEVAL = (
@@ -24,42 +26,8 @@ RETRIEVAL = (
     "chunk_count Nullable(UInt32), citations_shown Nullable(UInt32))"
 )
 TOOLS = "Array(Tuple(name String, success Nullable(Bool), latency_ms Nullable(UInt32), error Nullable(String)))"
-# The newest trace reader schema as ClickHouse reads it from Avro (a unit test keeps them in step).
-STAGE_COLUMNS = {
-    "trace_id": "String",
-    "tenant_id": "String",
-    "conversation_id": "String",
-    "received_at": "DateTime64(3, 'UTC')",
-    "timestamp": "DateTime64(3, 'UTC')",
-    **{name: "Nullable(String)" for name in ("message_id", "response_id", "turn_id", "user_id")},
-    **{
-        name: "Nullable(String)"
-        for name in (
-            "model",
-            "model_version",
-            "provider",
-            "deployment",
-            "prompt_template",
-            "prompt_version",
-            "feature",
-            "environment",
-        )
-    },
-    **{name: "Nullable(Int64)" for name in ("input_tokens", "output_tokens", "latency_ms", "time_to_first_token_ms")},
-    "streaming": "Nullable(Bool)",
-    "retrieval": "Nullable(Tuple(doc_ids Array(String), scores Array(Float64), "
-    "chunk_count Nullable(Int64), citations_shown Nullable(Int64)))",
-    "tools": "Array(Tuple(name String, success Nullable(Bool), latency_ms Nullable(Int64), error Nullable(String)))",
-    "fallback_path": "Nullable(String)",
-    "moderation_flags": "Array(String)",
-    "retry_count": "Nullable(Int64)",
-    "truncated": "Nullable(Bool)",
-    "error": "Nullable(String)",
-    "input_text": "Nullable(String)",
-    "output_text": "Nullable(String)",
-    "properties": "Map(String, String)",
-}
-UINT32 = {"input_tokens", "output_tokens", "latency_ms", "time_to_first_token_ms", "retry_count"}
+# The newest trace reader schema as ClickHouse reads it from Avro (``consumers.stage_columns``).
+STAGE_COLUMNS = stage_columns("trace")
 VIOLATIONS = (
     f"SELECT count() FROM {STAGE} WHERE tenant_id = '' OR trace_id = '' OR conversation_id = '' "
     f"OR {out_of_range_sql('trace', STAGE_COLUMNS)}"
@@ -84,8 +52,8 @@ def _trace_value(name: str) -> str:
         )
     if name == "tools":
         return f"CAST(l.tools, '{TOOLS}')"
-    if name in UINT32:
-        return f"accurateCast(l.{name}, 'Nullable(UInt32)')"
+    if name in COLUMN_TYPES["trace"]:  # an integer, cast to its column's type
+        return f"accurateCast(l.{name}, 'Nullable({COLUMN_TYPES['trace'][name]})')"
     if name == "version":
         return "toUInt64(toUnixTimestamp64Milli(l.received_at))"
     if name == "sign":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +28,17 @@ from quality.dashboard_stats import Stats
 from quality.loop import QualityLoop
 from quality.pipeline_health import KafkaHealth
 from runtime.kafka import consumer_config, producer_config
-from runtime.settings import WORKER_TOPIC_KINDS, Settings
+from runtime.settings import Settings
 from runtime.telemetry import FeedbackTelemetry
+from schemas.vocabulary import WORKER_TOPIC_KINDS
 
 log = structlog.get_logger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def subject_resolver(settings: Settings) -> Any:
-    traces = settings.topic("traces")
-    return lambda topic: "trace" if topic == traces else "event"
+def subject_resolver(settings: Settings) -> Callable[[str], str]:
+    return settings.subject_of
 
 
 def make_worker(

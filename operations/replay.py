@@ -104,7 +104,7 @@ def replay(
         log.info("replay.forwarded", topic=part.topic, messages=stats.forwarded, group=settings.worker_group)
         return stats
     store = ClickHouseStore(client, database)
-    subject = "trace" if part.topic == settings.topic("traces") else "event"
+    subject = settings.subject_of(part.topic)
     chain = build_chain(store, None, lambda _topic: subject, stats, settings.registry())
     consumer = Consumer(consumer_config(settings, f"feedback-replay-{uuid.uuid4().hex[:12]}"))
     try:

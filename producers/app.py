@@ -47,7 +47,7 @@ from producers.ratelimit import RequestLimits
 from runtime.kafka import max_item_bytes
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
-from schemas.vocabulary import topic_kind
+from schemas.vocabulary import SUBJECT_OF_TOPIC_KIND, WORKER_TOPIC_KINDS, topic_kind
 
 log = structlog.get_logger(__name__)
 
@@ -83,9 +83,9 @@ class Collector:
         self.query_service = query
         self.max_item_bytes = max_item_bytes(settings.kafka_max_message_bytes)
         registry = settings.registry()
-        self.topics = {kind: settings.topic(kind) for kind in ("explicit", "implicit", "traces")}
+        self.topics = {kind: settings.topic(kind) for kind in WORKER_TOPIC_KINDS}
         self.encoders = {
-            topic: AvroEncoder("trace" if kind == "traces" else "event", registry=registry, topic=topic)
+            topic: AvroEncoder(SUBJECT_OF_TOPIC_KIND[kind], registry=registry, topic=topic)
             for kind, topic in self.topics.items()
         }
 

@@ -47,7 +47,7 @@ export interface FeedbackEvent extends EventFields {
   turn_id?: string;
   session_id?: string;
   user_id?: string;
-  /** The browser's own id, when there is no `user_id` (who rated, CONTRACT.md §4). */
+  /** The browser's own id, when there is no `user_id` (who rated, docs/contract.md §4). */
   anonymous_id?: string;
 }
 
