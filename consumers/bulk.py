@@ -20,6 +20,7 @@ from consumers.clickhouse_errors import is_data_error
 from consumers.errors import Backpressure
 from consumers.frames import Framed
 from consumers.opinions import record_sql
+from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS
 from consumers.stage_columns import stage_columns
@@ -122,7 +123,16 @@ class AvroStage:
             raise BulkRefused(f"ClickHouse could not read the batch: {exc}") from exc
 
     def count(self, sql: str) -> int:
-        return int(self._client.command(sql))  # type: ignore[arg-type]
+        return self.counts(sql)[0]
+
+    def counts(self, sql: str) -> list[int]:
+        """The numbers of the one row ``sql`` answers."""
+        try:
+            return [int(value) for value in self._client.query(sql).result_rows[0]]
+        except OperationalError as exc:
+            raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
+        except ClickHouseError as exc:
+            raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
 
     def run(self, sql: str) -> object:
         try:
@@ -137,9 +147,10 @@ class AvroStage:
             raise Backpressure(f"ClickHouse refused {sql.split(maxsplit=1)[0]}: {exc}") from exc
 
 
-# With telemetry on, the batch's new rows go to a session-local table first, then from it into
-# events_log, and ClickHouse builds the records of the explicit ones from it: announcing them needs
-# no slow path and no lookup of what was stored.
+# The batch's new rows go to a session-local table first, then from it into events_log in one
+# insert (the projections stay atomic with the rows): how many were stored is its count, on any
+# ClickHouse, and with telemetry on ClickHouse builds the records of the explicit ones from it
+# (announcing them needs no slow path and no lookup of what was stored).
 FRESH = "feedback_fresh_events"
 EXPLICIT = ", ".join(f"'{kind}'" for kind in sorted(EXPLICIT_TYPES))
 
@@ -150,36 +161,33 @@ class BulkEventWriter:
         self._announce = announce
         self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
         columns = ", ".join(EVENT_COLUMNS)
-        if announce:
-            self._stage.run(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {FRESH} ENGINE = Memory "
-                f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
-            )
+        self._stage.run(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {FRESH} ENGINE = Memory "
+            f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
+        )
         self._keep_fresh = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {FRESH}"
         self._read_fresh = f"SELECT {RECORD} FROM {FRESH} WHERE type IN ({EXPLICIT})"
-        self._insert = INSERT.format(target=FRESH if announce else f"{database}.events_log", db=database)
+        self._insert = INSERT.format(target=FRESH, db=database)
         # every explicit event of the batch, stored now or before: a crash between the two inserts
         # is mended when the batch is read again (consumers/opinions.py)
         self._opinions = record_sql(
             database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))"
         )
 
-    def write(self, framed: list[Framed]) -> list[str]:
-        """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
-        (How many were duplicates is not counted here: that would cost a second pass.) Returns the
-        records of the explicit events newly stored (``consumers.announcements``), when asked to
-        announce them; else nothing."""
+    def write(self, framed: list[Framed]) -> Written:
+        """Store the batch's new events: how many, and the records of the explicit ones when asked
+        to announce them (``consumers.announcements``). Raises BulkRefused (take the slow path) or
+        Backpressure."""
         self._stage.load(framed)
-        if not self._announce:
-            self._stage.run(self._insert)
-            self._stage.run(self._opinions)
-            return []
         self._stage.run(f"TRUNCATE TABLE {FRESH}")
         self._stage.run(self._insert)
-        self._stage.run(self._keep_fresh)  # one insert: the projections stay atomic with the rows
+        self._stage.run(self._keep_fresh)
         self._stage.run(self._opinions)
+        stored = self._stage.count(f"SELECT count() FROM {FRESH}")
+        if not self._announce:
+            return Written(stored)
         try:
             result = self._client.query(self._read_fresh)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
-        return [row[0] for row in result.result_rows]
+        return Written(stored, announced=tuple(row[0] for row in result.result_rows))

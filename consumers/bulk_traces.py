@@ -3,9 +3,10 @@
 New traces go in with one ``INSERT … SELECT`` (the latest report per trace of the batch, those not
 stored yet); the events that were waiting for them are rejoined with one more, whose
 ``ARRAY JOIN [-1, 1]`` writes each event's cancel row and its joined next version in the same
-block; the current opinions waiting for them move the same way (``consumers.opinions``). A trace
-reported again with a newer version (rare) sends the batch to the slow path, which
-writes the old report's cancel row and the new one together.
+block (through a session-local table, whose count is how many were rejoined); the current
+opinions waiting for them move the same way (``consumers.opinions``). A trace reported again with
+a newer version (rare) sends the batch to the slow path, which writes the old report's cancel
+row and the new one together.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from consumers.bulk import AvroStage, BulkRefused
 from consumers.frames import Framed
 from consumers.opinions import mend_sql
+from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS, TRACE_COLUMNS
 from consumers.stage_columns import stage_columns
@@ -33,14 +35,16 @@ VIOLATIONS = (
     f"OR {out_of_range_sql('trace', STAGE_COLUMNS)}"
 )
 KEYS = f"(SELECT tenant_id, trace_id FROM {STAGE})"
-RE_REPORTS = f"""
-SELECT count()
+# Per trace of the batch, its latest report against what is stored: a newer report of a stored
+# trace (the slow path replaces it), and the traces not stored at all (what the insert stores).
+COUNTS = f"""
+SELECT countIf(s.v IS NOT NULL AND s.v < l.v), countIf(s.v IS NULL)
 FROM (SELECT tenant_id, trace_id, max(toUnixTimestamp64Milli(received_at)) AS v FROM {STAGE}
       GROUP BY tenant_id, trace_id) AS l
-INNER JOIN (SELECT tenant_id, trace_id, max(version) AS v FROM {{db}}.traces_log
-            WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS} GROUP BY tenant_id, trace_id) AS s
+LEFT JOIN (SELECT tenant_id, trace_id, max(version) AS v FROM {{db}}.traces_log
+           WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS} GROUP BY tenant_id, trace_id) AS s
 ON l.tenant_id = s.tenant_id AND l.trace_id = s.trace_id
-WHERE s.v < l.v
+SETTINGS join_use_nulls = 1
 """
 
 
@@ -83,8 +87,10 @@ def _rejoin_value(name: str) -> str:
     return f"e.{name}"
 
 
+# The rejoined rows go through a session-local table: how many events were rejoined is its count.
+REJOINED = "feedback_rejoined_events"
 REJOIN = f"""
-INSERT INTO {{db}}.events_log ({", ".join(EVENT_COLUMNS)})
+INSERT INTO {REJOINED} ({", ".join(EVENT_COLUMNS)})
 SELECT {", ".join(_rejoin_value(name) for name in EVENT_COLUMNS)}
 FROM
 (
@@ -109,20 +115,31 @@ INNER JOIN
 class BulkTraceWriter:
     def __init__(self, client: Client, database: str) -> None:
         self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS)
-        self._re_reports = RE_REPORTS.format(db=database)
+        columns = ", ".join(EVENT_COLUMNS)
+        self._stage.run(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {REJOINED} ENGINE = Memory "
+            f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
+        )
+        self._counts = COUNTS.format(db=database)
         self._insert = INSERT_TRACES.format(db=database)
         self._rejoin = REJOIN.format(db=database)
+        # one insert: each event's cancel row and its joined next version in the same block
+        self._keep_rejoined = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {REJOINED}"
         self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
 
-    def write(self, framed: list[Framed]) -> list[str]:
-        """Store the batch's new traces and rejoin the events waiting for them. Raises BulkRefused
-        (a newer report of a stored trace: the slow path replaces it) or Backpressure."""
+    def write(self, framed: list[Framed]) -> Written:
+        """Store the batch's new traces and rejoin the events waiting for them: how many of each.
+        Raises BulkRefused (a newer report of a stored trace: the slow path replaces it) or
+        Backpressure."""
         self._stage.load(framed)
-        if self._stage.count(self._re_reports):
+        re_reports, new = self._stage.counts(self._counts)
+        if re_reports:
             raise BulkRefused("a stored trace is reported again")
         self._stage.run(self._insert)
         # Every trace of the batch, not only the new ones: a crash between storing a trace and
         # rejoining its events is mended when the batch is read again.
+        self._stage.run(f"TRUNCATE TABLE {REJOINED}")
         self._stage.run(self._rejoin)
+        self._stage.run(self._keep_rejoined)
         self._stage.run(self._opinions)
-        return []
+        return Written(new, rejoined=self._stage.count(f"SELECT count() FROM {REJOINED}") // 2)

@@ -20,6 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from consumers.batch import Batch
 from consumers.chain import build_chain
+from consumers.outcome import Outcome, count
+from consumers.steps import Done
 from consumers.store import ClickHouseStore
 from consumers.write_locks import locks_of
 from operations.positions import Position, consume_range, resolve
@@ -32,21 +34,21 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class ReplayStats:
-    """What a replay read and what became of it (``last_step`` of the chain)."""
+    """What a replay read and what became of it (the chain's ``Outcome``, summed over batches)."""
 
     messages: int = 0
-    events: int = 0
-    traces: int = 0
-    duplicates: int = 0
-    invalid: int = 0
+    stored: int = 0  # events and trace reports newly stored
+    duplicates: int = 0  # stored already, or repeated in the slice
+    invalid: int = 0  # counted, not dead-lettered again
+    rejoined: int = 0  # stored events joined to a trace of the slice that arrived after them
     forwarded: int = 0  # copied back into the topic for the live workers (operations.replay_forward)
 
-    def submit(self, batch: Batch) -> None:
-        self.messages += len(batch.messages)
-        self.events += len(batch.events)
-        self.traces += len(batch.traces)
-        self.duplicates += batch.duplicates
-        self.invalid += len(batch.invalid)
+    def add(self, messages: int, done: Outcome) -> None:
+        self.messages += messages
+        self.stored += done.stored
+        self.duplicates += done.duplicates
+        self.invalid += done.invalid
+        self.rejoined += done.rejoined
 
 
 @dataclass(frozen=True)
@@ -105,21 +107,25 @@ def replay(
         return stats
     store = ClickHouseStore(client, database)
     subject = settings.subject_of(part.topic)
-    chain = build_chain(store, None, lambda _topic: subject, stats, settings.registry())
+    chain = build_chain(store, None, lambda _topic: subject, Done(), settings.registry())
     consumer = Consumer(consumer_config(settings, f"feedback-replay-{uuid.uuid4().hex[:12]}"))
     try:
         locks = locks_of(database)
         for messages in consume_range(consumer, part.topic, part.start, part.end, batch_size):
             batch = Batch(messages)
             with locks.hold(batch.partitions()):  # one writer per partition, live workers included
-                chain.submit(batch)
+                done = chain.submit(batch)
+            count(done)
+            stats.add(len(messages), done)
             on_progress(len(messages))
         log.info(
             "replay.done",
             topic=part.topic,
             database=database,
             messages=stats.messages,
+            stored=stats.stored,
             duplicates=stats.duplicates,
+            rejoined=stats.rejoined,
             invalid=stats.invalid,
         )
         return stats

@@ -42,10 +42,10 @@ def plan(settings: Settings, topic: str, start: str, end: str | None, partition:
 def summary(topic: str, stats: ReplayStats) -> str:
     if stats.forwarded:
         return f"{topic}: read {stats.messages}, forwarded {stats.forwarded} to the live workers (each stored once)"
-    stored = stats.events + stats.traces - stats.duplicates
+    rejoined = f", {stats.rejoined} stored event(s) joined to their trace" if stats.rejoined else ""
     return (
-        f"{topic}: read {stats.messages}, stored {stored} new, "
-        f"{stats.duplicates} already stored, {stats.invalid} invalid"
+        f"{topic}: read {stats.messages}, stored {stats.stored} new, "
+        f"{stats.duplicates} already stored, {stats.invalid} invalid{rejoined}"
     )
 
 

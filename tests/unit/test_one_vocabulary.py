@@ -9,8 +9,16 @@ import re
 from pathlib import Path
 
 from consumers.rows import EVENT_FIELDS
+from quality.stats_queries import SIGNAL_COUNTS
 from schemas.catalog import default_catalog
-from schemas.vocabulary import EVENT_TYPES, SUBJECT_OF_TOPIC_KIND, TOPIC_KINDS, WORKER_TOPIC_KINDS, topic_kind
+from schemas.vocabulary import (
+    EVENT_TYPES,
+    IMPLICIT_TYPES,
+    SUBJECT_OF_TOPIC_KIND,
+    TOPIC_KINDS,
+    WORKER_TOPIC_KINDS,
+    topic_kind,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_TYPES = ROOT / "sdk" / "src" / "types.ts"
@@ -52,6 +60,11 @@ def test_every_aggregate_counts_every_signal_type_or_says_why_not() -> None:
         missing = EVENT_TYPES - named - set(read_otherwise)
         assert not missing, f"{view} does not count {sorted(missing)}: add them to it (a migration), or say why here"
         assert set(read_otherwise) <= EVENT_TYPES, f"{view}: {set(read_otherwise) - EVENT_TYPES} are no event type"
+
+
+def test_the_dashboard_counts_every_implicit_signal_of_a_response() -> None:
+    missing = IMPLICIT_TYPES - set(SIGNAL_COUNTS)
+    assert not missing, f"quality/stats_queries.py SIGNAL_COUNTS has no {sorted(missing)}"
 
 
 def test_the_sdk_knows_every_event_type() -> None:
