@@ -22,6 +22,9 @@ RUN uv sync --frozen --no-dev --no-install-project --no-editable
 COPY schemas ./schemas
 COPY producers ./producers
 COPY consumers ./consumers
+COPY operations ./operations
+COPY exports ./exports
+COPY quality ./quality
 COPY runtime ./runtime
 COPY feedback ./feedback
 COPY exports ./exports

@@ -21,7 +21,8 @@ from pydantic import SecretStr
 
 from bench.data import TENANT
 from runtime.kafka import ensure_topics
-from runtime.settings import TOPIC_KINDS, Settings
+from runtime.settings import Settings
+from schemas.vocabulary import TOPIC_KINDS
 
 BOOTSTRAP = os.environ.get("FEEDBACK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 KEYS = {"public": "pk_bench_public", "secret": "sk_bench_secret", "admin": "ak_bench_admin"}

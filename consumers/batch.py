@@ -1,15 +1,14 @@
-"""A batch of consumed messages and what each step makes of it."""
+"""A batch of consumed messages, framed by the decode step; what the steps did with it is their
+``Outcome`` (``consumers.outcome``), not fields of the batch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from confluent_kafka import Message, TopicPartition
 
 from consumers.errors import InvalidMessage
 from consumers.frames import Framed
-from consumers.rows import Row
 
 
 def position(message: Message) -> tuple[str, int, int]:
@@ -22,15 +21,9 @@ class Batch:
     messages: list[Message]
     event_frames: list[tuple[Message, Framed]] = field(default_factory=list)
     trace_frames: list[tuple[Message, Framed]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    traces: list[dict[str, Any]] = field(default_factory=list)
+    # what the decode step could not frame: the dead-letter step sends it
     invalid: list[tuple[Message, InvalidMessage]] = field(default_factory=list)
     announced: list[str] = field(default_factory=list)  # records of the explicit events newly stored
-    rejoin_rows: list[Row] = field(default_factory=list)
-    trace_rows: list[Row] = field(default_factory=list)
-    duplicates: int = 0
-    rejoined: int = 0
-    erased: int = 0  # events and traces of erased users dropped (consumers.erased)
     # (subject, tenant_id, id) → the messages that carried it: whom to dead-letter when
     # ClickHouse refuses the row made of it (consumers.isolate).
     origin: dict[tuple[str, str, str], list[Message]] = field(default_factory=dict)

@@ -21,42 +21,19 @@ from consumers.erased import stage_condition
 from consumers.errors import Backpressure
 from consumers.frames import Framed
 from consumers.opinions import record_sql
+from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
-from consumers.rows import DIMENSIONS, EVENT_COLUMNS
+from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS
+from consumers.stage_columns import stage_columns
 from consumers.superseded import supersede_sql
+from schemas.bounds import COLUMN_TYPES
 from schemas.catalog import SchemaVersion
 from schemas.ocf import container
 from schemas.vocabulary import DERIVED_TYPES, EVENT_TYPES, EXPLICIT_TYPES
 
 STAGE = "feedback_stage_events"
-# The newest event reader schema as ClickHouse reads it from Avro (a unit test keeps them in step).
-STAGE_COLUMNS = {
-    "event_id": "String",
-    "tenant_id": "String",
-    "type": "String",
-    "timestamp": "DateTime64(3, 'UTC')",
-    "sent_at": "Nullable(DateTime64(3, 'UTC'))",
-    "received_at": "DateTime64(3, 'UTC')",
-    "ts": "DateTime64(3, 'UTC')",
-    "conversation_id": "String",
-    "trace_id": "Nullable(String)",
-    "message_id": "Nullable(String)",
-    "turn_id": "Nullable(String)",
-    "response_id": "Nullable(String)",
-    "session_id": "Nullable(String)",
-    "user_id": "Nullable(String)",
-    "anonymous_id": "Nullable(String)",
-    "value": "Variant(Int64, String)",
-    "reasons": "Array(String)",
-    "comment": "Nullable(String)",
-    "edited_text": "Nullable(String)",
-    "edit_distance": "Nullable(Int64)",
-    "copied_chars": "Nullable(Int64)",
-    "attempt": "Nullable(Int64)",
-    "dwell_ms": "Nullable(Int64)",
-    "properties": "Map(String, String)",
-    "received_via": "String DEFAULT 'http'",
-}
+# The newest event reader schema as ClickHouse reads it from Avro (``consumers.stage_columns``).
+STAGE_COLUMNS = stage_columns("event")
 TYPES = ", ".join(f"'{t}'" for t in sorted(EVENT_TYPES))
 VIOLATIONS = f"""
 SELECT count() FROM {STAGE}
@@ -66,32 +43,46 @@ WHERE tenant_id = '' OR event_id = '' OR conversation_id = '' OR type NOT IN ({T
        AND NOT (variantType(value) = 'String' AND variantElement(value, 'String') IN ('up', 'down', 'none')))
    OR {out_of_range_sql("event", STAGE_COLUMNS)}
 """
-INSERT = """
-INSERT INTO {target} ({columns})
-SELECT
-    s.tenant_id, s.event_id, s.type, s.timestamp, s.sent_at, s.received_at, s.ts, s.conversation_id,
-    s.trace_id, s.message_id, s.turn_id, s.response_id, s.session_id, s.user_id, s.anonymous_id,
-    multiIf(variantType(s.value) = 'String', variantElement(s.value, 'String'),
-            variantType(s.value) = 'Int64', toString(variantElement(s.value, 'Int64')), NULL) AS value,
-    if(s.type = 'thumbs', variantElement(s.value, 'String'), NULL) AS thumb,
-    if(s.type = 'rating', toUInt8(variantElement(s.value, 'Int64')), NULL) AS rating,
-    s.reasons, s.comment, s.edited_text,
-    accurateCast(s.edit_distance, 'Nullable(UInt32)'), accurateCast(s.copied_chars, 'Nullable(UInt32)'),
-    accurateCast(s.attempt, 'Nullable(UInt32)'), accurateCast(s.dwell_ms, 'Nullable(UInt32)'),
-    s.properties, s.received_via,
-    {joined}, t.trace_id IS NOT NULL AS trace_joined,
-    1 AS version, 1 AS sign
-FROM (SELECT * FROM {stage} LIMIT 1 BY tenant_id, event_id) AS s
+
+
+def _event_value(name: str) -> str:
+    """What the insert writes into ``name`` of events_log: the staged field, or what is derived from
+    it (``value``'s three readings, integers cast to their column, the trace's dimensions)."""
+    if name == "value":
+        return (
+            "multiIf(variantType(s.value) = 'String', variantElement(s.value, 'String'), "
+            "variantType(s.value) = 'Int64', toString(variantElement(s.value, 'Int64')), NULL) AS value"
+        )
+    if name == "thumb":
+        return "if(s.type = 'thumbs', variantElement(s.value, 'String'), NULL) AS thumb"
+    if name == "rating":
+        return "if(s.type = 'rating', toUInt8(variantElement(s.value, 'Int64')), NULL) AS rating"
+    if name in COLUMN_TYPES["event"]:
+        return f"accurateCast(s.{name}, 'Nullable({COLUMN_TYPES['event'][name]})')"
+    if name in DIMENSIONS:
+        return f"t.{name}"
+    if name == "trace_joined":
+        return "t.trace_id IS NOT NULL AS trace_joined"
+    if name in ("version", "sign"):
+        return f"1 AS {name}"
+    assert name in EVENT_FIELDS, name
+    return f"s.{name}"
+
+
+INSERT = f"""
+INSERT INTO {{target}} ({", ".join(EVENT_COLUMNS)})
+SELECT {", ".join(_event_value(name) for name in EVENT_COLUMNS)}
+FROM (SELECT * FROM {STAGE} LIMIT 1 BY tenant_id, event_id) AS s
 LEFT JOIN
 (
-    SELECT tenant_id, trace_id, {dimensions}
-    FROM {db}.traces_log FINAL
-    WHERE sign = 1 AND (tenant_id, trace_id) IN (SELECT tenant_id, assumeNotNull(trace_id) FROM {stage})
+    SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
+    FROM {{db}}.traces_log FINAL
+    WHERE sign = 1 AND (tenant_id, trace_id) IN (SELECT tenant_id, assumeNotNull(trace_id) FROM {STAGE})
 ) AS t ON s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id
 WHERE (s.tenant_id, s.event_id) NOT IN
 (
-    SELECT tenant_id, event_id FROM {db}.events_log
-    WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {stage})
+    SELECT tenant_id, event_id FROM {{db}}.events_log
+    WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {STAGE})
 )
 SETTINGS join_use_nulls = 1
 """
@@ -143,7 +134,16 @@ class AvroStage:
             raise BulkRefused(f"ClickHouse could not read the batch: {exc}") from exc
 
     def count(self, sql: str) -> int:
-        return int(self._client.command(sql))  # type: ignore[arg-type]
+        return self.counts(sql)[0]
+
+    def counts(self, sql: str) -> list[int]:
+        """The numbers of the one row ``sql`` answers."""
+        try:
+            return [int(value) for value in self._client.query(sql).result_rows[0]]
+        except OperationalError as exc:
+            raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
+        except ClickHouseError as exc:
+            raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
 
     def run(self, sql: str) -> object:
         try:
@@ -158,9 +158,10 @@ class AvroStage:
             raise Backpressure(f"ClickHouse refused {sql.split(maxsplit=1)[0]}: {exc}") from exc
 
 
-# With telemetry on, the batch's new rows go to a session-local table first, then from it into
-# events_log, and ClickHouse builds the records of the explicit ones from it: announcing them needs
-# no slow path and no lookup of what was stored.
+# The batch's new rows go to a session-local table first, then from it into events_log in one
+# insert (the projections stay atomic with the rows): how many were stored is its count, on any
+# ClickHouse, and with telemetry on ClickHouse builds the records of the explicit ones from it
+# (announcing them needs no slow path and no lookup of what was stored).
 FRESH = "feedback_fresh_events"
 EXPLICIT = ", ".join(f"'{kind}'" for kind in sorted(EXPLICIT_TYPES))
 
@@ -171,21 +172,13 @@ class BulkEventWriter:
         self._announce = announce
         self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS, stage_condition(database))
         columns = ", ".join(EVENT_COLUMNS)
-        if announce:
-            self._stage.run(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {FRESH} ENGINE = Memory "
-                f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
-            )
+        self._stage.run(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {FRESH} ENGINE = Memory "
+            f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
+        )
         self._keep_fresh = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {FRESH}"
         self._read_fresh = f"SELECT {RECORD} FROM {FRESH} WHERE type IN ({EXPLICIT})"
-        self._insert = INSERT.format(
-            target=FRESH if announce else f"{database}.events_log",
-            db=database,
-            stage=STAGE,
-            columns=", ".join(EVENT_COLUMNS),
-            joined=", ".join(f"t.{name}" for name in DIMENSIONS),
-            dimensions=", ".join(DIMENSIONS),
-        )
+        self._insert = INSERT.format(target=FRESH, db=database)
         # every explicit event of the batch, stored now or before: a crash between the two inserts
         # is mended when the batch is read again (consumers/opinions.py)
         self._opinions = record_sql(
@@ -197,29 +190,21 @@ class BulkEventWriter:
             database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ({derivable}))"
         )
 
-    @property
-    def erased(self) -> int:
-        """Events of erased users dropped from the last batch (``consumers.erased``)."""
-        return self._stage.erased
-
-    def write(self, framed: list[Framed]) -> list[str]:
-        """Store the batch's new events. Raises BulkRefused (take the slow path) or Backpressure.
-        (How many were duplicates is not counted here: that would cost a second pass.) Returns the
-        records of the explicit events newly stored (``consumers.announcements``), when asked to
-        announce them; else nothing."""
+    def write(self, framed: list[Framed]) -> Written:
+        """Store the batch's new events: how many, and the records of the explicit ones when asked
+        to announce them (``consumers.announcements``). Raises BulkRefused (take the slow path) or
+        Backpressure."""
         self._stage.load(framed)
-        if not self._announce:
-            self._stage.run(self._insert)
-            self._stage.run(self._opinions)
-            self._stage.run(self._supersede)
-            return []
         self._stage.run(f"TRUNCATE TABLE {FRESH}")
         self._stage.run(self._insert)
-        self._stage.run(self._keep_fresh)  # one insert: the projections stay atomic with the rows
+        self._stage.run(self._keep_fresh)
         self._stage.run(self._opinions)
         self._stage.run(self._supersede)
+        stored = self._stage.count(f"SELECT count() FROM {FRESH}")
+        if not self._announce:
+            return Written(stored, erased=self._stage.erased)
         try:
             result = self._client.query(self._read_fresh)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse lookup failed: {exc}") from exc
-        return [row[0] for row in result.result_rows]
+        return Written(stored, erased=self._stage.erased, announced=tuple(row[0] for row in result.result_rows))

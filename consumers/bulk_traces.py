@@ -3,9 +3,10 @@
 New traces go in with one ``INSERT … SELECT`` (the latest report per trace of the batch, those not
 stored yet); the events that were waiting for them are rejoined with one more, whose
 ``ARRAY JOIN [-1, 1]`` writes each event's cancel row and its joined next version in the same
-block; the current opinions waiting for them move the same way (``consumers.opinions``). A trace
-reported again with a newer version (rare) sends the batch to the slow path, which
-writes the old report's cancel row and the new one together.
+block (through a session-local table, whose count is how many were rejoined); the current
+opinions waiting for them move the same way (``consumers.opinions``). A trace reported again with
+a newer version (rare) sends the batch to the slow path, which writes the old report's cancel
+row and the new one together.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from consumers.bulk import AvroStage, BulkRefused
 from consumers.erased import stage_condition
 from consumers.frames import Framed
 from consumers.opinions import mend_sql
+from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS, TRACE_COLUMNS
+from consumers.stage_columns import stage_columns
+from schemas.bounds import COLUMN_TYPES
 
 STAGE = "feedback_stage_traces"
 RETRIEVAL = (
@@ -25,55 +29,23 @@ RETRIEVAL = (
     "chunk_count Nullable(UInt32), citations_shown Nullable(UInt32))"
 )
 TOOLS = "Array(Tuple(name String, success Nullable(Bool), latency_ms Nullable(UInt32), error Nullable(String)))"
-# The newest trace reader schema as ClickHouse reads it from Avro (a unit test keeps them in step).
-STAGE_COLUMNS = {
-    "trace_id": "String",
-    "tenant_id": "String",
-    "conversation_id": "String",
-    "received_at": "DateTime64(3, 'UTC')",
-    "timestamp": "DateTime64(3, 'UTC')",
-    **{name: "Nullable(String)" for name in ("message_id", "response_id", "turn_id", "user_id")},
-    **{
-        name: "Nullable(String)"
-        for name in (
-            "model",
-            "model_version",
-            "provider",
-            "deployment",
-            "prompt_template",
-            "prompt_version",
-            "feature",
-            "environment",
-        )
-    },
-    **{name: "Nullable(Int64)" for name in ("input_tokens", "output_tokens", "latency_ms", "time_to_first_token_ms")},
-    "streaming": "Nullable(Bool)",
-    "retrieval": "Nullable(Tuple(doc_ids Array(String), scores Array(Float64), "
-    "chunk_count Nullable(Int64), citations_shown Nullable(Int64)))",
-    "tools": "Array(Tuple(name String, success Nullable(Bool), latency_ms Nullable(Int64), error Nullable(String)))",
-    "fallback_path": "Nullable(String)",
-    "moderation_flags": "Array(String)",
-    "retry_count": "Nullable(Int64)",
-    "truncated": "Nullable(Bool)",
-    "error": "Nullable(String)",
-    "input_text": "Nullable(String)",
-    "output_text": "Nullable(String)",
-    "properties": "Map(String, String)",
-}
-UINT32 = {"input_tokens", "output_tokens", "latency_ms", "time_to_first_token_ms", "retry_count"}
+# The newest trace reader schema as ClickHouse reads it from Avro (``consumers.stage_columns``).
+STAGE_COLUMNS = stage_columns("trace")
 VIOLATIONS = (
     f"SELECT count() FROM {STAGE} WHERE tenant_id = '' OR trace_id = '' OR conversation_id = '' "
     f"OR {out_of_range_sql('trace', STAGE_COLUMNS)}"
 )
 KEYS = f"(SELECT tenant_id, trace_id FROM {STAGE})"
-RE_REPORTS = f"""
-SELECT count()
+# Per trace of the batch, its latest report against what is stored: a newer report of a stored
+# trace (the slow path replaces it), and the traces not stored at all (what the insert stores).
+COUNTS = f"""
+SELECT countIf(s.v IS NOT NULL AND s.v < l.v), countIf(s.v IS NULL)
 FROM (SELECT tenant_id, trace_id, max(toUnixTimestamp64Milli(received_at)) AS v FROM {STAGE}
       GROUP BY tenant_id, trace_id) AS l
-INNER JOIN (SELECT tenant_id, trace_id, max(version) AS v FROM {{db}}.traces_log
-            WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS} GROUP BY tenant_id, trace_id) AS s
+LEFT JOIN (SELECT tenant_id, trace_id, max(version) AS v FROM {{db}}.traces_log
+           WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS} GROUP BY tenant_id, trace_id) AS s
 ON l.tenant_id = s.tenant_id AND l.trace_id = s.trace_id
-WHERE s.v < l.v
+SETTINGS join_use_nulls = 1
 """
 
 
@@ -85,8 +57,8 @@ def _trace_value(name: str) -> str:
         )
     if name == "tools":
         return f"CAST(l.tools, '{TOOLS}')"
-    if name in UINT32:
-        return f"accurateCast(l.{name}, 'Nullable(UInt32)')"
+    if name in COLUMN_TYPES["trace"]:  # an integer, cast to its column's type
+        return f"accurateCast(l.{name}, 'Nullable({COLUMN_TYPES['trace'][name]})')"
     if name == "version":
         return "toUInt64(toUnixTimestamp64Milli(l.received_at))"
     if name == "sign":
@@ -116,8 +88,10 @@ def _rejoin_value(name: str) -> str:
     return f"e.{name}"
 
 
+# The rejoined rows go through a session-local table: how many events were rejoined is its count.
+REJOINED = "feedback_rejoined_events"
 REJOIN = f"""
-INSERT INTO {{db}}.events_log ({", ".join(EVENT_COLUMNS)})
+INSERT INTO {REJOINED} ({", ".join(EVENT_COLUMNS)})
 SELECT {", ".join(_rejoin_value(name) for name in EVENT_COLUMNS)}
 FROM
 (
@@ -142,25 +116,32 @@ INNER JOIN
 class BulkTraceWriter:
     def __init__(self, client: Client, database: str) -> None:
         self._stage = AvroStage(client, STAGE, STAGE_COLUMNS, VIOLATIONS, stage_condition(database))
-        self._re_reports = RE_REPORTS.format(db=database)
+        columns = ", ".join(EVENT_COLUMNS)
+        self._stage.run(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {REJOINED} ENGINE = Memory "
+            f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
+        )
+        self._counts = COUNTS.format(db=database)
         self._insert = INSERT_TRACES.format(db=database)
         self._rejoin = REJOIN.format(db=database)
+        # one insert: each event's cancel row and its joined next version in the same block
+        self._keep_rejoined = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {REJOINED}"
         self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
 
-    @property
-    def erased(self) -> int:
-        """Traces of erased users dropped from the last batch (``consumers.erased``)."""
-        return self._stage.erased
-
-    def write(self, framed: list[Framed]) -> list[str]:
-        """Store the batch's new traces and rejoin the events waiting for them. Raises BulkRefused
-        (a newer report of a stored trace: the slow path replaces it) or Backpressure."""
+    def write(self, framed: list[Framed]) -> Written:
+        """Store the batch's new traces and rejoin the events waiting for them: how many of each.
+        Raises BulkRefused (a newer report of a stored trace: the slow path replaces it) or
+        Backpressure."""
         self._stage.load(framed)
-        if self._stage.count(self._re_reports):
+        re_reports, new = self._stage.counts(self._counts)
+        if re_reports:
             raise BulkRefused("a stored trace is reported again")
         self._stage.run(self._insert)
         # Every trace of the batch, not only the new ones: a crash between storing a trace and
         # rejoining its events is mended when the batch is read again.
+        self._stage.run(f"TRUNCATE TABLE {REJOINED}")
         self._stage.run(self._rejoin)
+        self._stage.run(self._keep_rejoined)
         self._stage.run(self._opinions)
-        return []
+        rejoined = self._stage.count(f"SELECT count() FROM {REJOINED}") // 2
+        return Written(new, rejoined=rejoined, erased=self._stage.erased)

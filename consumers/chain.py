@@ -1,6 +1,7 @@
-"""The worker's processing chain: decode → dead-letter → traces → write → events → announce → commit.
+"""The worker's processing chain: decode → dead-letter → traces → events → announce → commit.
 
-Each step has one job and hands the batch to its ``next_step``: what a step is, in
+Each step has one job, hands the batch to its ``next_step`` and returns what it and the steps
+after it did (``consumers.outcome``): what a step is, in
 ``consumers.step``; the steps, in ``consumers.steps``, ``consumers.traces_step`` and
 ``consumers.events_step``. ``build_chain`` wires them.
 """
@@ -15,7 +16,7 @@ from consumers.dlq import DeadLetters, DeadLetterSink
 from consumers.dlq_limit import DlqLimit
 from consumers.events_step import Events
 from consumers.step import Step
-from consumers.steps import Announce, DeadLetter, Decode, Write
+from consumers.steps import Announce, DeadLetter, Decode
 from consumers.store import ClickHouseStore
 from consumers.trace_dims_cache import TraceDimsCache
 from consumers.traces_step import Traces
@@ -43,7 +44,5 @@ def build_chain(
     stored: Step = Announce(telemetry, last_step) if announcing and telemetry is not None else last_step
     events = Events(store, cache, decoders["event"], sink, bulk, stored)
     events.announce = announcing
-    traces = Traces(
-        store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), Write(store, sink, events)
-    )
+    traces = Traces(store, cache, decoders["trace"], sink, BulkTraceWriter(store.client, store.database), events)
     return Decode(subject_of_topic, decoders, DeadLetter(sink, traces))

@@ -15,8 +15,8 @@ from confluent_kafka import Message
 from consumers.batch import Batch
 from consumers.frames import Framed
 from consumers.isolate import store_isolating
-from consumers.metrics import DUPLICATES, INSERTED
 from consumers.opinions import OPINION_TYPES
+from consumers.outcome import Outcome
 from consumers.records import decode_one_by_one
 from consumers.rows import EVENT_INDEX, event_row
 from consumers.step import FastPathStep, dropped_erased
@@ -32,27 +32,28 @@ class Events(FastPathStep):
     def frames(self, batch: Batch) -> list[tuple[Message, Framed]]:
         return batch.event_frames
 
-    def one_by_one(self, batch: Batch) -> None:
+    def one_by_one(self, batch: Batch) -> Outcome:
         events, invalid = decode_one_by_one("event", batch.event_frames, self._decoder, batch.origin)
-        batch.events.extend(events)
-        batch.invalid.extend(invalid)
         self._sink.send(invalid)
-        self._store_rows(batch)
+        return Outcome(invalid=len(invalid)) + self._store_rows(batch, events)
 
-    def _store_rows(self, batch: Batch) -> None:
-        kept = self._store.without_erased(batch.events)
-        dropped_erased(batch, self.kind, len(batch.events) - len(kept))
-        batch.events = kept
+    def _store_rows(self, batch: Batch, events: list[dict[str, Any]]) -> Outcome:
+        """Each event once (by tenant and event_id): new ones stored, joined to their trace when
+        it is known; the others are duplicates (stored before, or repeated in the batch). Events
+        of erased users are dropped first."""
+        kept = self._store.without_erased(events)
+        erased = len(events) - len(kept)
+        dropped_erased(self.kind, erased)
+        events = kept
         unique: dict[Key, dict[str, Any]] = {}
-        for event in batch.events:
+        for event in events:
             unique.setdefault((event["tenant_id"], event["event_id"]), event)
         stored = self._store.stored_event_ids(unique)
         fresh = [event for key, event in unique.items() if key not in stored]
-        batch.duplicates += len(batch.events) - len(fresh)
         trace_keys = {(e["tenant_id"], e["trace_id"]) for e in fresh if e["trace_id"]}
         dims = self._cache.get_many(trace_keys) if trace_keys else {}
         rows = [event_row(e, dims.get((e["tenant_id"], e["trace_id"] or ""))) for e in fresh]
-        rows = store_isolating(batch, "event", self._store.insert_events, rows, self._sink)
+        rows, refused = store_isolating(batch, "event", self._store.insert_events, rows, self._sink)
         self._store.record_opinions(key for key, event in unique.items() if event["type"] in OPINION_TYPES)
         self._store.supersede_derived(key for key, event in unique.items() if event["type"] in DERIVED_TYPES)
         if self.announce:
@@ -60,5 +61,5 @@ class Events(FastPathStep):
             batch.announced.extend(
                 self._store.announcements((row[tenant], row[event_id]) for row in rows if row[kind] in EXPLICIT_TYPES)
             )
-        INSERTED.labels("events").inc(len(rows))
-        DUPLICATES.inc(len(batch.events) - len(fresh))
+        # the messages of a refused event were dead-lettered: neither stored nor duplicates
+        return Outcome(events=len(rows), duplicates=len(events) - len(rows) - refused, invalid=refused, erased=erased)

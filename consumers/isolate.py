@@ -49,12 +49,12 @@ def insert_isolating(insert: Callable[[list[Row]], None], rows: list[Row]) -> di
 
 def store_isolating(
     batch: Batch, subject: str, insert: Callable[[list[Row]], None], rows: list[Row], sink: DeadLetterSink
-) -> list[Row]:
-    """``insert_isolating``, then the messages behind refused records dead-lettered (and marked
-    invalid in the batch); returns the rows that were stored."""
+) -> tuple[list[Row], int]:
+    """``insert_isolating``, then the messages behind refused records dead-lettered; returns the
+    rows that were stored and how many messages were dead-lettered."""
     refused = insert_isolating(insert, rows)
     if not refused:
-        return rows
+        return rows, 0
     letters = []
     for (tenant, record_id), detail in refused.items():
         messages = batch.origin.get((subject, tenant, record_id), [])
@@ -63,6 +63,5 @@ def store_isolating(
             # stays as it was and `feedback rejoin` can try again.
             log.error("worker.rows_refused", subject=subject, tenant=tenant, id=record_id, detail=detail[:300])
         letters += [(message, InvalidMessage(REASON, detail)) for message in messages]
-    batch.invalid.extend(letters)
     sink.send(letters)
-    return [row for row in rows if (row[0], row[1]) not in refused]
+    return [row for row in rows if (row[0], row[1]) not in refused], len(letters)

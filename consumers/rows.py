@@ -5,6 +5,7 @@ Column lists are resolved here once; the store reuses one insert context per tab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,58 +44,35 @@ TRACE_INDEX = {name: i for i, name in enumerate(TRACE_COLUMNS)}
 NO_RETRIEVAL: tuple[list[str], list[float], None, None] = ([], [], None, None)
 
 
+def _tool_failed(tool: dict[str, Any]) -> bool:
+    return tool.get("success") is False or tool.get("error") is not None
+
+
+# The dimensions a trace has no field of: what they are computed from (the others are copied).
+DERIVED: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "tool_failed": lambda trace: any(_tool_failed(tool) for tool in trace.get("tools") or []),
+    "tool_count": lambda trace: len(trace.get("tools") or []),
+    "retrieval_count": lambda trace: len((trace.get("retrieval") or {}).get("doc_ids") or []),  # documents
+    "citations_shown": lambda trace: (trace.get("retrieval") or {}).get("citations_shown"),
+}
+
+
 @dataclass(frozen=True)
 class TraceDims:
-    """What an event takes from its trace (``DIMENSIONS``, in that order)."""
+    """What an event takes from its trace: the values of ``DIMENSIONS``, in that order."""
 
-    model: str | None
-    model_version: str | None
-    provider: str | None
-    deployment: str | None
-    prompt_template: str | None
-    prompt_version: str | None
-    feature: str | None
-    environment: str | None
-    latency_ms: int | None
-    input_tokens: int | None
-    output_tokens: int | None
-    time_to_first_token_ms: int | None
-    streaming: bool | None
-    tool_failed: bool
-    tool_count: int
-    retrieval_count: int  # documents retrieved
-    citations_shown: int | None
+    values: tuple[Any, ...]
 
-    def values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in DIMENSIONS)
+    def __post_init__(self) -> None:
+        if len(self.values) != len(DIMENSIONS):
+            raise ValueError(f"a trace's dimensions are {len(DIMENSIONS)} values, got {len(self.values)}")
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[DIMENSIONS.index(name)]
 
     @classmethod
     def of_trace(cls, trace: dict[str, Any]) -> TraceDims:
-        tools = trace.get("tools") or []
-        retrieval = trace.get("retrieval") or {}
-        return cls(
-            model=trace.get("model"),
-            model_version=trace.get("model_version"),
-            provider=trace.get("provider"),
-            deployment=trace.get("deployment"),
-            prompt_template=trace.get("prompt_template"),
-            prompt_version=trace.get("prompt_version"),
-            feature=trace.get("feature"),
-            environment=trace.get("environment"),
-            latency_ms=trace.get("latency_ms"),
-            input_tokens=trace.get("input_tokens"),
-            output_tokens=trace.get("output_tokens"),
-            time_to_first_token_ms=trace.get("time_to_first_token_ms"),
-            streaming=trace.get("streaming"),
-            tool_failed=any(_tool_failed(tool) for tool in tools),
-            tool_count=len(tools),
-            retrieval_count=len(retrieval.get("doc_ids") or []),
-            citations_shown=retrieval.get("citations_shown"),
-        )
-
-
-def _tool_failed(tool: dict[str, Any]) -> bool:
-    return tool.get("success") is False or tool.get("error") is not None
+        return cls(tuple(DERIVED[name](trace) if name in DERIVED else trace.get(name) for name in DIMENSIONS))
 
 
 UNJOINED = (None,) * len(DIMENSIONS)
@@ -111,7 +89,7 @@ def event_row(event: dict[str, Any], dims: TraceDims | None) -> Row:
         value if kind == "rating" else None,
     ]
     row += [event[name] for name in EVENT_TAIL]
-    row += dims.values() if dims is not None else UNJOINED
+    row += dims.values if dims is not None else UNJOINED
     row += [dims is not None, 1, 1]
     return row
 
@@ -122,7 +100,7 @@ def rejoined_rows(stored: Row, dims: TraceDims) -> tuple[Row, Row]:
     cancel[EVENT_INDEX["sign"]] = -1
     joined = list(stored)
     start = EVENT_INDEX[DIMENSIONS[0]]
-    joined[start : start + len(DIMENSIONS)] = dims.values()
+    joined[start : start + len(DIMENSIONS)] = dims.values
     joined[EVENT_INDEX["trace_joined"]] = True
     joined[EVENT_INDEX["version"]] = stored[EVENT_INDEX["version"]] + 1
     joined[EVENT_INDEX["sign"]] = 1

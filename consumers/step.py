@@ -11,7 +11,8 @@ from confluent_kafka import Message
 from consumers.batch import Batch
 from consumers.bulk import BulkRefused
 from consumers.frames import Framed
-from consumers.metrics import ERASED, INSERTED
+from consumers.metrics import ERASED
+from consumers.outcome import NOTHING, Outcome, Written
 
 if TYPE_CHECKING:
     from consumers.dlq import DeadLetterSink
@@ -23,18 +24,15 @@ log = structlog.get_logger(__name__)
 
 
 class Step(Protocol):
-    def submit(self, batch: Batch) -> None: ...
+    def submit(self, batch: Batch) -> Outcome:
+        """Do this step's job with the batch, hand it on; what this step and the ones after it did."""
+        ...
 
 
 class BulkWriter(Protocol):
-    @property
-    def erased(self) -> int:
-        """Messages of erased users the last ``write`` dropped (``consumers.erased``)."""
-        ...
-
-    def write(self, framed: list[Framed]) -> list[str]:
-        """Store the framed messages; returns the records announcing the explicit events stored
-        (if asked to: ``consumers.announcements``)."""
+    def write(self, framed: list[Framed]) -> Written:
+        """Store the framed messages; what was stored, and the records announcing the explicit
+        events stored (if asked to: ``consumers.announcements``)."""
         ...
 
 
@@ -42,7 +40,7 @@ class FastPathStep(ABC):
     """Writes a batch's framed messages of one kind in SQL when it can (``bulk``), and one by one
     when it must (no fast path, or ClickHouse refused the batch)."""
 
-    kind = ""  # the table the metrics name: "events" or "traces"
+    kind = ""  # what it stores: "events" or "traces"
 
     def __init__(
         self,
@@ -65,35 +63,42 @@ class FastPathStep(ABC):
         """The batch's framed messages of this step's kind."""
 
     @abstractmethod
-    def one_by_one(self, batch: Batch) -> None:
+    def one_by_one(self, batch: Batch) -> Outcome:
         """The slow path: decode and store the batch's messages of this kind each on its own."""
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch) -> Outcome:
         frames = self.frames(batch)
+        done = NOTHING
         if frames:
-            refused = self._store_fast(batch, frames)
-            if refused is not None:
-                log.info("worker.slow_path", kind=self.kind, reason=refused[:300], messages=len(frames))
-                self.one_by_one(batch)
-        self.next_step.submit(batch)
+            fast = self._store_fast(batch, frames)
+            if isinstance(fast, Outcome):
+                done = fast
+            else:
+                log.info("worker.slow_path", kind=self.kind, reason=fast[:300], messages=len(frames))
+                done = self.one_by_one(batch)
+        return done + self.next_step.submit(batch)
 
-    def _store_fast(self, batch: Batch, frames: list[tuple[Message, Framed]]) -> str | None:
-        """Stores the frames in SQL; None when it did, else why the slow path must."""
+    def _store_fast(self, batch: Batch, frames: list[tuple[Message, Framed]]) -> Outcome | str:
+        """Stores the frames in SQL and says what it did, else why the slow path must."""
         if self._bulk is None:
             return "no fast path here (the rows are needed in Python)"
         try:
-            batch.announced.extend(self._bulk.write([framed for _, framed in frames]))
+            written = self._bulk.write([framed for _, framed in frames])
         except BulkRefused as refused:
             return str(refused)
-        erased = self._bulk.erased
-        dropped_erased(batch, self.kind, erased)
-        INSERTED.labels(self.kind).inc(len(frames) - erased)
-        return None
+        batch.announced.extend(written.announced)
+        dropped_erased(self.kind, written.erased)
+        # Every message of the batch was valid (else the batch was refused): what was neither
+        # stored nor an erased user's was stored before, or repeated within the batch.
+        stored, erased = written.stored, written.erased
+        duplicates = len(frames) - stored - erased
+        if self.kind == "events":
+            return Outcome(events=stored, duplicates=duplicates, erased=erased)
+        return Outcome(traces=stored, duplicates=duplicates, rejoined=written.rejoined, erased=erased)
 
 
-def dropped_erased(batch: Batch, kind: str, count: int) -> None:
+def dropped_erased(kind: str, count: int) -> None:
     """Count the events or traces of erased users a step dropped: not errors, not dead letters."""
     if count:
-        batch.erased += count
         ERASED.labels(kind).inc(count)
         log.info("worker.erased_dropped", kind=kind, messages=count)

@@ -1,4 +1,4 @@
-"""The worker's steps that are not a fast-path step: decode, dead-letter, write, announce, commit.
+"""The worker's steps that are not a fast-path step: decode, dead-letter, announce, commit.
 
 Each has one job and hands the batch to its ``next_step``; ``consumers.chain`` wires them with the
 traces and events steps (``consumers.traces_step``, ``consumers.events_step``).
@@ -15,10 +15,9 @@ from consumers.batch import Batch
 from consumers.dlq import DeadLetterSink
 from consumers.errors import Backpressure, InvalidMessage
 from consumers.frames import Framed
-from consumers.isolate import store_isolating
-from consumers.metrics import INSERTED, LAG
+from consumers.metrics import LAG
+from consumers.outcome import NOTHING, Outcome
 from consumers.step import Step
-from consumers.store import ClickHouseStore
 from runtime.telemetry import FeedbackTelemetry
 from schemas.errors import RegistryUnavailable, SchemaError
 from schemas.serde import AvroDecoder
@@ -38,7 +37,7 @@ class Decode:
         self._decoders = decoders
         self.next_step = next_step
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch) -> Outcome:
         for message in batch.messages:
             subject = self._subject_of_topic(str(message.topic()))
             payload = message.value()
@@ -54,7 +53,7 @@ class Decode:
                 continue
             frames = batch.event_frames if subject == "event" else batch.trace_frames
             frames.append((message, Framed(writer, payload[start:])))
-        self.next_step.submit(batch)
+        return self.next_step.submit(batch)
 
 
 class DeadLetter:
@@ -62,28 +61,9 @@ class DeadLetter:
         self._sink = sink
         self.next_step = next_step
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch) -> Outcome:
         self._sink.send(batch.invalid)
-        self.next_step.submit(batch)
-
-
-class Write:
-    """Traces (new reports, and cancel rows of replaced ones) and rejoined events, before new
-    events: a new event of this batch then finds its trace, and a crash leaves events to be
-    rejoined, never joined to nothing."""
-
-    def __init__(self, store: ClickHouseStore, sink: DeadLetterSink, next_step: Step) -> None:
-        self._store = store
-        self._sink = sink
-        self.next_step = next_step
-
-    def submit(self, batch: Batch) -> None:
-        batch.trace_rows = store_isolating(batch, "trace", self._store.insert_traces, batch.trace_rows, self._sink)
-        batch.rejoin_rows = store_isolating(batch, "rejoin", self._store.insert_events, batch.rejoin_rows, self._sink)
-        # every trace of the batch (slow path), as for the events: idempotent, mends a crash
-        self._store.mend_opinions({(trace["tenant_id"], trace["trace_id"]) for trace in batch.traces})
-        INSERTED.labels("traces").inc(len(batch.trace_rows))
-        self.next_step.submit(batch)
+        return Outcome(invalid=len(batch.invalid)) + self.next_step.submit(batch)
 
 
 class Announce:
@@ -93,9 +73,9 @@ class Announce:
         self._telemetry = telemetry
         self.next_step = next_step
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch) -> Outcome:
         self._telemetry.submitted_many(batch.announced)
-        self.next_step.submit(batch)
+        return self.next_step.submit(batch)
 
 
 class Commit:
@@ -104,10 +84,10 @@ class Commit:
     def __init__(self, consumer: Consumer) -> None:
         self._consumer = consumer
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch) -> Outcome:
         offsets = batch.next_offsets()
         if not offsets:
-            return
+            return NOTHING
         for tp in offsets:
             _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
             if high >= 0:
@@ -121,3 +101,11 @@ class Commit:
                 error=str(exc),
                 offsets=[f"{o.topic}[{o.partition}]@{o.offset}" for o in offsets],
             )
+        return NOTHING
+
+
+class Done:
+    """The end of a chain that commits nothing (a replay reads in a consumer group of its own)."""
+
+    def submit(self, _batch: Batch) -> Outcome:
+        return NOTHING

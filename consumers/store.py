@@ -132,7 +132,7 @@ class ClickHouseStore:
             f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1",
             keys,
         )
-        return {(row[0], row[1]): TraceDims(*row[2:]) for row in rows}
+        return {(row[0], row[1]): TraceDims(tuple(row[2:])) for row in rows}
 
     def unjoined_events(self, trace_keys: Iterable[Key]) -> list[Row]:
         """Stored events still waiting for one of these traces, current version, full width.

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import structlog
 from clickhouse_connect.driver.client import Client
@@ -18,6 +18,7 @@ from consumers.dlq import DeadLetters
 from consumers.dlq_limit import DlqLimit, DlqLimitExceeded
 from consumers.errors import Backpressure
 from consumers.metrics import CONSUMED, RETRIES
+from consumers.outcome import count
 from consumers.step import Step
 from consumers.steps import Commit
 from consumers.store import ClickHouseStore
@@ -108,7 +109,7 @@ class Worker:
                 try:
                     # the shards of this batch, against a replay or rejoin of the same database
                     with self._locks.hold(batch.partitions()):
-                        self._chain.submit(batch)
+                        done = self._chain.submit(batch)
                 except Backpressure as exc:
                     RETRIES.inc()
                     self.log.warning("worker.backpressure", error=str(exc), retry_in_s=backoff)
@@ -124,15 +125,8 @@ class Worker:
                     self.log.exception("worker.crashed", messages=len(messages))
                     raise
                 backoff = self.policy.backoff_s
-                self.log.debug(
-                    "worker.batch",
-                    messages=len(messages),
-                    events=len(batch.events),
-                    traces=len(batch.traces),
-                    duplicates=batch.duplicates,
-                    rejoined=batch.rejoined,
-                    invalid=len(batch.invalid),
-                )
+                count(done)
+                self.log.debug("worker.batch", messages=len(messages), **asdict(done))
         finally:
             self._consumer.close()
             self.log.info("worker.stopped")
@@ -152,6 +146,6 @@ class Worker:
                     self.log.warning("worker.consume_error", error=str(error))
         messages, self._pending = self._pending, []
         per_topic = Counter(str(message.topic()) for message in messages)
-        for topic, count in per_topic.items():
-            CONSUMED.labels(topic).inc(count)
+        for topic, consumed in per_topic.items():
+            CONSUMED.labels(topic).inc(consumed)
         return messages

@@ -15,7 +15,7 @@ The locks are in-process: they serialise the writers of one process. With the em
 that is every writer (``feedback replay`` and ``feedback rejoin`` run inside the running
 ``feedback up`` that owns the engine). With a ClickHouse server, live workers may run in other
 processes: a replay into the live database then goes through the live group instead of writing
-(``consumers.replay_forward``); a ``feedback rejoin`` sweep is exact against the writers of its
+(``operations.replay_forward``); a ``feedback rejoin`` sweep is exact against the writers of its
 own process (run it through ``POST /v1/rejoin`` of the pipeline, or with no other worker process
 of the group running), since nothing short of a lock service could serialise it with a worker
 elsewhere. A replay into a database of its own needs nothing.

@@ -33,8 +33,8 @@ from feedback.annotation_import import (
     running_collector,
     secret_key,
 )
+from feedback.engine import engine_claim
 from feedback.exporting import _sink
-from feedback.services import engine_claim
 from runtime.logs import configure_logging
 from runtime.migrations import migrate
 from runtime.settings import Settings

@@ -17,7 +17,7 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 from annotation.store import store
-from feedback.querying import other_owner
+from feedback.engine import EngineBusy, pipeline_address
 from feedback.remote import error_of
 from producers.annotations import AnnotationRejection, validate
 from producers.keys import KeyKind, KeyStore
@@ -108,12 +108,7 @@ def collector_sender(http_addr: str, key: str) -> Sender:
 
 def running_collector(settings: Settings) -> str | None:
     """The address of the pipeline that owns the embedded engine, if one does."""
-    owner = other_owner(settings)
-    if owner is None:
-        return None
-    if owner.http_addr is None:
-        raise ImportFailed(
-            f"the embedded ClickHouse is held by pid {owner.pid}, which serves no HTTP; "
-            "import while `feedback up` runs, or stop that process"
-        )
-    return owner.http_addr
+    try:
+        return pipeline_address(settings, "import")
+    except EngineBusy as exc:
+        raise ImportFailed(str(exc)) from None

@@ -19,28 +19,27 @@ from prometheus_client import start_http_server
 from rich.console import Console
 from rich.table import Table
 
-from consumers.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redrive
 from consumers.dlq_limit import DlqLimitExceeded
-from consumers.rejoin import rejoin_all
-from consumers.replay import Slice
 from exports.filters import ExportFilters, FilterError
 from exports.rows import Kind
 from feedback.annotating import annotate_app, sample_command
+from feedback.engine import EngineBusy, engine_claim, pipeline_address
 from feedback.export_endpoint import ExportRequest
 from feedback.exporting import ExportFailed, run_export
 from feedback.forgetting import ForgetFailed, run_forget
 from feedback.progress import export_progress, replay_progress
-from feedback.querying import QueryFailed, admin_key, other_owner, run_query
-from feedback.rejoining import rejoin_remote
-from feedback.replaying import plan, run_here, run_remote, summary
+from feedback.querying import QueryFailed, admin_key, run_query
 from feedback.services import (
     CollectorServer,
-    EngineBusy,
-    engine_claim,
     make_collector,
     make_worker,
     start_quality_loop,
 )
+from operations.dlq_admin import REDRIVE_GROUP, mark_redriven, read_letters, redrive
+from operations.rejoin import rejoin_all
+from operations.rejoining import rejoin_remote
+from operations.replay import Slice
+from operations.replaying import plan, run_here, run_remote, summary
 from producers.keys import KeyKind, KeysFileError, KeyStore, write_dev_keys
 from quality.alerts import AlertConfig, check, list_sql
 from quality.derive import DeriveFailed, derive
@@ -286,9 +285,9 @@ def replay(
     the embedded engine, the replay runs inside it (through its collector)."""
     settings = _settings()
     target = database or settings.clickhouse_database
-    owner = other_owner(settings)
     try:
-        if owner is not None and owner.http_addr:
+        address = pipeline_address(settings, "replay")
+        if address is not None:
             key = admin_key(settings)
             request = {"topic": topic, "from": from_, "to": to, "partition": partition, "database": target}
             with contextlib.ExitStack() as bars:
@@ -296,9 +295,7 @@ def replay(
                 def on_slice(name: str, total: int) -> Callable[[int], None]:
                     return bars.enter_context(replay_progress(name, total))
 
-                run_remote(
-                    owner.http_addr, key, request, on_slice, lambda name, stats: typer.echo(summary(name, stats))
-                )
+                run_remote(address, key, request, on_slice, lambda name, stats: typer.echo(summary(name, stats)))
             return
         slices = plan(settings, topic, from_, to, partition)
     except ValueError as exc:
@@ -460,11 +457,11 @@ def rejoin() -> None:
     itself as traces arrive; this sweeps up whatever is left). While `feedback up` owns the
     embedded engine, the rejoin runs inside it (through its collector)."""
     settings = _settings()
-    owner = other_owner(settings)
-    if owner is not None and owner.http_addr:
+    address = pipeline_address(settings, "rejoin")
+    if address is not None:
         # the running pipeline owns the engine: rejoin in its process, under its write locks
         try:
-            count = rejoin_remote(owner.http_addr, admin_key(settings))
+            count = rejoin_remote(address, admin_key(settings))
         except RuntimeError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

@@ -23,7 +23,7 @@ from exports.filters import ExportFilters, FilterError
 from exports.rows import Kind
 from exports.run import export_rows, total_responses
 from exports.summary import Summary
-from producers.app import bearer_token, instrumented
+from producers.app import bearer_token
 from producers.errors import BadRequest, Forbidden
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from runtime.settings import Settings
@@ -92,7 +92,6 @@ class ExportEndpoint:
     def __init__(self, settings: Settings, keys: KeyStore) -> None:
         self._settings = settings
         self._keys = keys
-        self.route = instrumented("/v1/export", self.handle)
 
     async def handle(self, request: Request) -> Response:
         api_key = self._keys.authenticate(bearer_token(request))

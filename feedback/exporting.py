@@ -21,10 +21,10 @@ from exports.manifest import build_manifest, write_manifest
 from exports.run import export_rows, total_responses
 from exports.summary import Summary
 from exports.writers import writer_for
+from feedback.engine import EngineBusy, engine_claim, pipeline_address
 from feedback.export_endpoint import ExportRequest, engine_message, scoped
-from feedback.querying import admin_key, other_owner
+from feedback.querying import admin_key
 from feedback.remote import error_of
-from feedback.services import engine_claim
 from producers.errors import CollectorError
 from producers.keys import KeyStore
 from runtime.settings import Settings
@@ -47,7 +47,10 @@ def run_export(
     bar: Bar | None,
 ) -> Summary:
     """Write the export to ``out`` (atomically, with its manifest) or stdout; returns its summary."""
-    owner = other_owner(settings)
+    try:
+        address = pipeline_address(settings, "export")
+    except EngineBusy as exc:
+        raise ExportFailed(str(exc)) from None
     if key is not None:
         try:
             request = ExportRequest(
@@ -59,13 +62,8 @@ def run_export(
             raise ExportFailed(exc.message) from None
     with _sink(out) as sink:
         writer = writer_for(output_format, request.kind, sink, request.metadata)
-        if owner is not None:
-            if owner.http_addr is None:
-                raise ExportFailed(
-                    f"the embedded ClickHouse at {settings.clickhouse().chdb_path} is held by pid {owner.pid}, "
-                    "which serves no HTTP; export while `feedback up` runs, or stop that process"
-                )
-            summary = _remote(owner.http_addr, key or _admin_key(settings), request, writer.write, bar)
+        if address is not None:
+            summary = _remote(address, key or _admin_key(settings), request, writer.write, bar)
         else:
             summary = _here(settings, request, writer.write, bar)
         writer.close()

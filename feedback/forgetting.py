@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
+from feedback.engine import EngineBusy, engine_claim, pipeline_address
 from feedback.erasure import EraseError, Eraser, settle_for
-from feedback.querying import admin_key, other_owner
+from feedback.querying import admin_key
 from feedback.remote import error_of
-from feedback.services import engine_claim
 from runtime.migrations import migrate_as_configured
 from runtime.settings import Settings
 
@@ -26,15 +26,13 @@ class ForgetFailed(Exception):
 
 def run_forget(settings: Settings, tenant: str, user: str, key: str | None = None) -> dict[str, Any]:
     """Erase ``user`` of ``tenant``; the answer of ``POST /v1/forget`` (what was removed per table)."""
-    owner = other_owner(settings)
-    if owner is not None:
-        if owner.http_addr is None:
-            raise ForgetFailed(
-                f"the embedded ClickHouse at {settings.clickhouse().chdb_path} is held by pid {owner.pid}, "
-                "which serves no HTTP; run this while `feedback up` runs, or stop that process"
-            )
+    try:
+        address = pipeline_address(settings, "forget")
+    except EngineBusy as exc:
+        raise ForgetFailed(str(exc)) from None
+    if address is not None:
         try:
-            return _through_collector(owner.http_addr, key or admin_key(settings), tenant, user)
+            return _through_collector(address, key or admin_key(settings), tenant, user)
         except (RuntimeError, FileNotFoundError, ValueError) as exc:
             raise ForgetFailed(str(exc)) from None
     with engine_claim(settings, None):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx
 
+from feedback.engine import EngineBusy, pipeline_address
 from producers.errors import CollectorError
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.query import QueryService, scope_of
-from runtime.clickhouse import EngineOwner
 from runtime.readonly_query import ADMIN
 from runtime.settings import Settings
 
@@ -21,15 +20,6 @@ class QueryFailed(Exception):
 
 class NoAdminKey(RuntimeError):
     """The keys file has no admin key to ask the running pipeline with."""
-
-
-def other_owner(settings: Settings) -> EngineOwner | None:
-    """Another live process holding the embedded engine (a running pipeline), if any."""
-    target = settings.clickhouse()
-    if not target.embedded:
-        return None
-    owner = EngineOwner.current(target.chdb_path)
-    return owner if owner is not None and owner.pid != os.getpid() else None
 
 
 def admin_key(settings: Settings) -> str:
@@ -55,19 +45,17 @@ def run_query(settings: Settings, sql: str, key: str | None = None) -> dict[str,
     """Run ``sql`` as ``key``, an admin or analyst key (an analyst sees its tenant's rows only).
     Without one: through a running pipeline as the keys file's admin key, or on the engine
     directly as its operator (who can read the engine's files anyway)."""
-    owner = other_owner(settings)
-    if owner is not None:
-        if owner.http_addr is None:
-            raise QueryFailed(
-                f"the embedded ClickHouse at {settings.clickhouse().chdb_path} is held by pid {owner.pid}, "
-                "which serves no HTTP; query while `feedback up` runs, or stop that process"
-            )
+    try:
+        address = pipeline_address(settings, "query")
+    except EngineBusy as exc:
+        raise QueryFailed(str(exc)) from None
+    if address is not None:
         if key is None:
             try:
                 key = admin_key(settings)
             except (NoAdminKey, FileNotFoundError, ValueError) as exc:
                 raise QueryFailed(str(exc)) from None
-        return _through_collector(owner.http_addr, key, sql)
+        return _through_collector(address, key, sql)
     scope = ADMIN if key is None else scope_of(reading_key(settings, key))
     service = QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
     try:

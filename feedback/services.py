@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import structlog
 import uvicorn
 from clickhouse_connect.driver.client import Client
-from starlette.routing import Route
 
 from annotation.store import AnnotationStore
 from consumers.dlq import DeadLetters
@@ -21,9 +19,9 @@ from consumers.dlq_limit import DlqLimit
 from consumers.worker import BatchPolicy, Worker
 from feedback.erasure import erase_in
 from feedback.export_endpoint import ExportEndpoint
-from feedback.rejoining import RejoinEndpoint
-from feedback.replaying import ReplayEndpoint
-from producers.app import Collector, create_app, instrumented
+from operations.rejoining import RejoinEndpoint
+from operations.replaying import ReplayEndpoint
+from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore
 from producers.query import QueryService
@@ -31,19 +29,18 @@ from producers.stats_api import stats_routes
 from quality.dashboard_stats import Stats
 from quality.loop import QualityLoop
 from quality.pipeline_health import KafkaHealth
-from runtime.clickhouse import EngineOwner
 from runtime.kafka import connection_config, consumer_config, producer_config
-from runtime.settings import WORKER_TOPIC_KINDS, Settings
+from runtime.settings import Settings
 from runtime.telemetry import FeedbackTelemetry
+from schemas.vocabulary import WORKER_TOPIC_KINDS
 
 log = structlog.get_logger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def subject_resolver(settings: Settings) -> Any:
-    traces = settings.topic("traces")
-    return lambda topic: "trace" if topic == traces else "event"
+def subject_resolver(settings: Settings) -> Callable[[str], str]:
+    return settings.subject_of
 
 
 def make_worker(
@@ -118,19 +115,21 @@ class CollectorServer:
 
     def __init__(self, settings: Settings, collector: Collector) -> None:
         self.collector = collector
-        # The operator's endpoints answer errors and count requests like every other endpoint.
-        replay_handler = ReplayEndpoint(settings, collector.keys).handle
-        rejoin_handler = RejoinEndpoint(settings, collector.keys).handle
-        replay = Route("/v1/replay", instrumented("/v1/replay", replay_handler), methods=["POST"])
-        rejoin = Route("/v1/rejoin", instrumented("/v1/rejoin", rejoin_handler), methods=["POST"])
-        export = Route("/v1/export", ExportEndpoint(settings, collector.keys).route, methods=["POST"])
         self.health = kafka_health(settings)
         stats = (
             stats_routes(collector.keys, Stats(collector.query_service.queries.select, self.health))
             if collector.query_service is not None
             else []
         )
-        app = create_app(collector, static_root=REPO_ROOT / "sdk", extra_routes=[replay, rejoin, export, *stats])
+        # The operator's endpoints answer errors and count requests like every other endpoint.
+        operator_endpoints = {
+            "/v1/replay": ReplayEndpoint(settings, collector.keys).handle,
+            "/v1/rejoin": RejoinEndpoint(settings, collector.keys).handle,
+            "/v1/export": ExportEndpoint(settings, collector.keys).handle,
+        }
+        app = create_app(
+            collector, static_root=REPO_ROOT / "sdk", extra_routes=stats, operator_endpoints=operator_endpoints
+        )
         config = uvicorn.Config(
             app,
             host=settings.http_host,
@@ -171,36 +170,3 @@ class CollectorServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
-
-
-class EngineBusy(Exception):
-    """Another process holds the embedded engine."""
-
-
-class EmbeddedEngine:
-    """Claims the embedded engine for this process so ``feedback query`` goes through us."""
-
-    def __init__(self, settings: Settings, http_addr: str | None) -> None:
-        self.path = settings.clickhouse().chdb_path
-        self.owner = EngineOwner(pid=os.getpid(), http_addr=http_addr)
-
-    def __enter__(self) -> EmbeddedEngine:
-        current = EngineOwner.current(self.path)
-        if current is not None and current.pid != self.owner.pid:
-            raise EngineBusy(
-                f"the embedded ClickHouse at {self.path} is in use by pid {current.pid} "
-                "(chdb allows one process per engine): stop that process first, or use a ClickHouse "
-                "server (FEEDBACK_CLICKHOUSE_URL=http://...)"
-            )
-        self.owner.claim(self.path)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.owner.release(self.path)
-
-
-def engine_claim(settings: Settings, http_addr: str | None) -> contextlib.AbstractContextManager[object]:
-    """Claim the embedded engine for the duration (a no-op for a ClickHouse server)."""
-    if settings.clickhouse().embedded:
-        return EmbeddedEngine(settings, http_addr)
-    return contextlib.nullcontext()

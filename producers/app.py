@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from producers.ratelimit import RequestLimits
 from runtime.kafka import max_item_bytes
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
-from schemas.vocabulary import topic_kind
+from schemas.vocabulary import SUBJECT_OF_TOPIC_KIND, WORKER_TOPIC_KINDS, topic_kind
 
 log = structlog.get_logger(__name__)
 
@@ -89,9 +89,9 @@ class Collector:
         self.forget = forget
         self.max_item_bytes = max_item_bytes(settings.kafka_max_message_bytes)
         registry = settings.registry()
-        self.topics = {kind: settings.topic(kind) for kind in ("explicit", "implicit", "traces")}
+        self.topics = {kind: settings.topic(kind) for kind in WORKER_TOPIC_KINDS}
         self.encoders = {
-            topic: AvroEncoder("trace" if kind == "traces" else "event", registry=registry, topic=topic)
+            topic: AvroEncoder(SUBJECT_OF_TOPIC_KIND[kind], registry=registry, topic=topic)
             for kind, topic in self.topics.items()
         }
 
@@ -339,9 +339,18 @@ def create_app(
     collector: Collector,
     static_root: Path | None = None,
     extra_routes: list[Route] | None = None,
+    operator_endpoints: Mapping[str, Handler] | None = None,
 ) -> Starlette:
+    """The collector's app. ``operator_endpoints`` (path → handler: replay, rejoin, export) are
+    POST endpoints wired in by the CLI, wrapped here like every other endpoint (errors become their
+    answers, every request is counted)."""
+    operated = [
+        Route(path, instrumented(path, handler), methods=["POST"])
+        for path, handler in (operator_endpoints or {}).items()
+    ]
     routes: list[Route | Mount] = [
         *(extra_routes or []),
+        *operated,
         Route("/v1/events", instrumented("/v1/events", collector.post_events, True), methods=["POST", "OPTIONS"]),
         Route("/v1/traces", instrumented("/v1/traces", collector.post_traces, True), methods=["POST", "OPTIONS"]),
         Route("/v1/query", instrumented("/v1/query", collector.post_query), methods=["POST"]),

@@ -10,7 +10,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from runtime.errors import KafkaUnavailable
-from runtime.settings import TOPIC_KINDS, Settings
+from runtime.settings import Settings
+from schemas.vocabulary import TOPIC_KINDS
 
 log = structlog.get_logger(__name__)
 

@@ -16,9 +16,7 @@ from runtime.local_kafka import LocalBroker
 from runtime.networks import Network, parse_networks
 from runtime.readonly_query import QueryLimits
 from schemas.registry import SchemaRegistry
-
-TOPIC_KINDS = ("explicit", "implicit", "traces", "dlq")
-WORKER_TOPIC_KINDS = ("explicit", "implicit", "traces")
+from schemas.vocabulary import SUBJECT_OF_TOPIC_KIND, TOPIC_KINDS
 
 
 class Settings(BaseSettings):
@@ -203,6 +201,14 @@ class Settings(BaseSettings):
         if kind not in TOPIC_KINDS:
             raise ValueError(f"unknown topic kind {kind!r}; expected one of {TOPIC_KINDS}")
         return f"{self.topic_prefix}{kind}"
+
+    def subject_of(self, topic: str) -> str:
+        """The Avro subject a worker topic carries (``event`` or ``trace``)."""
+        for kind, subject in SUBJECT_OF_TOPIC_KIND.items():
+            if topic == self.topic(kind):
+                return subject
+        # a topic named by hand (a replay's --topic): only the traces topic carries traces
+        return "event"
 
     def topics_named(self, spec: str) -> list[str]:
         """``explicit,traces`` (kinds) or full topic names, comma-separated, into topic names."""

@@ -37,6 +37,12 @@ PROPERTY_VALUE_MAX = 1024
 TRACE_TEXT_MAX = 256_000
 
 
+# The topics the workers read, and the Avro subject each carries; the DLQ carries letters.
+SUBJECT_OF_TOPIC_KIND: Final = {"explicit": "event", "implicit": "event", "traces": "trace"}
+WORKER_TOPIC_KINDS: Final = tuple(SUBJECT_OF_TOPIC_KIND)
+TOPIC_KINDS: Final = (*WORKER_TOPIC_KINDS, "dlq")
+
+
 def topic_kind(event_type: str) -> str:
     """The topic kind (``explicit`` or ``implicit``) an event type is routed to."""
     return "explicit" if event_type in EXPLICIT_TYPES else "implicit"

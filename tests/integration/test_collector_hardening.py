@@ -16,6 +16,7 @@ from confluent_kafka import Consumer
 
 from consumers.batch import Batch
 from consumers.events_step import Events
+from consumers.outcome import Outcome
 from feedback.services import CollectorServer, make_collector, make_worker
 from runtime.kafka import ensure_topics
 from runtime.local_kafka import LocalBroker
@@ -155,9 +156,9 @@ def test_an_otel_event_per_explicit_signal(kafka_settings: Settings, monkeypatch
     slow_paths: list[int] = []
     one_by_one = Events.one_by_one
 
-    def counted_one_by_one(step: Events, batch: Batch) -> None:
+    def counted_one_by_one(step: Events, batch: Batch) -> Outcome:
         slow_paths.append(1)
-        one_by_one(step, batch)
+        return one_by_one(step, batch)
 
     monkeypatch.setattr(Events, "one_by_one", counted_one_by_one)
     thread.start()
@@ -233,9 +234,9 @@ def test_the_slow_path_announces_what_it_stores_once(kafka_settings: Settings, m
     slow_paths: list[int] = []
     one_by_one = Events.one_by_one
 
-    def counted_one_by_one(step: Events, batch: Batch) -> None:
+    def counted_one_by_one(step: Events, batch: Batch) -> Outcome:
         slow_paths.append(1)
-        one_by_one(step, batch)
+        return one_by_one(step, batch)
 
     monkeypatch.setattr(Events, "one_by_one", counted_one_by_one)
     sink = InMemorySink()

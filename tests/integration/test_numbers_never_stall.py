@@ -12,8 +12,8 @@ import pytest
 
 import consumers.bulk
 import consumers.records
-from consumers.dlq_admin import Letter, read_letters
 from feedback.services import make_worker
+from operations.dlq_admin import Letter, read_letters
 from producers.app import message_key
 from producers.intake import accept_events, accept_traces
 from runtime.kafka import ensure_topics

@@ -14,11 +14,11 @@ from pydantic import SecretStr
 
 from consumers.bulk_traces import BulkTraceWriter
 from consumers.frames import Framed
-from consumers.positions import Position
-from consumers.rejoin import rejoin_all
-from consumers.replay import plan_slice, replay, through_live_group
-from consumers.replay_forward import forward, live_group_active
 from feedback.services import make_worker
+from operations.positions import Position
+from operations.rejoin import rejoin_all
+from operations.replay import plan_slice, replay, through_live_group
+from operations.replay_forward import forward, live_group_active
 from producers.intake import accept_traces
 from runtime.kafka import ensure_topics
 from runtime.migrations import migrate

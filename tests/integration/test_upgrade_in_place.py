@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from consumers.rejoin import rejoin_all
+from operations.rejoin import rejoin_all
 from runtime.migrations import bundled_migrations, migrate
 from runtime.settings import Settings
 from tests.helpers import new_id

@@ -19,10 +19,10 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from consumers.positions import Position
-from consumers.replay import ReplayStats, Slice, plan_slice, replay
 from feedback.erasure import carry_erasures
 from feedback.remote import error_of
+from operations.positions import Position
+from operations.replay import ReplayStats, Slice, plan_slice, replay
 from producers.app import bearer_token
 from producers.keys import KeyKind, KeyStore, require_kind
 from runtime.migrations import migrate
@@ -43,10 +43,10 @@ def plan(settings: Settings, topic: str, start: str, end: str | None, partition:
 def summary(topic: str, stats: ReplayStats) -> str:
     if stats.forwarded:
         return f"{topic}: read {stats.messages}, forwarded {stats.forwarded} to the live workers (each stored once)"
-    stored = stats.events + stats.traces - stats.duplicates
+    rejoined = f", {stats.rejoined} stored event(s) joined to their trace" if stats.rejoined else ""
     return (
-        f"{topic}: read {stats.messages}, stored {stored} new, "
-        f"{stats.duplicates} already stored, {stats.invalid} invalid"
+        f"{topic}: read {stats.messages}, stored {stats.stored} new, "
+        f"{stats.duplicates} already stored, {stats.invalid} invalid{rejoined}"
         + (f", {stats.erased} of erased users dropped" if stats.erased else "")
     )
 

@@ -5,7 +5,7 @@ twice changes no count); invalid messages are counted, not sent to the DLQ again
 stored under the write locks of its partitions (``consumers.write_locks``), so a live worker of
 this process never stores the same message at the same time; into the live database of a
 ClickHouse server, while the live group runs, the slice goes through that group instead
-(``consumers.replay_forward``).
+(``operations.replay_forward``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 from consumers.batch import Batch
 from consumers.chain import build_chain
-from consumers.positions import Position, consume_range, resolve
-from consumers.replay_forward import forward, live_group_active
+from consumers.outcome import Outcome, count
+from consumers.steps import Done
 from consumers.store import ClickHouseStore
 from consumers.write_locks import locks_of
+from operations.positions import Position, consume_range, resolve
+from operations.replay_forward import forward, live_group_active
 from runtime.kafka import consumer_config
 from runtime.settings import Settings
 
@@ -32,23 +34,23 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class ReplayStats:
-    """What a replay read and what became of it (``last_step`` of the chain)."""
+    """What a replay read and what became of it (the chain's ``Outcome``, summed over batches)."""
 
     messages: int = 0
-    events: int = 0
-    traces: int = 0
-    duplicates: int = 0
-    invalid: int = 0
+    stored: int = 0  # events and trace reports newly stored
+    duplicates: int = 0  # stored already, or repeated in the slice
+    invalid: int = 0  # counted, not dead-lettered again
+    rejoined: int = 0  # stored events joined to a trace of the slice that arrived after them
     erased: int = 0  # of erased users: dropped (consumers.erased)
-    forwarded: int = 0  # copied back into the topic for the live workers (consumers.replay_forward)
+    forwarded: int = 0  # copied back into the topic for the live workers (operations.replay_forward)
 
-    def submit(self, batch: Batch) -> None:
-        self.messages += len(batch.messages)
-        self.events += len(batch.events)
-        self.traces += len(batch.traces)
-        self.duplicates += batch.duplicates
-        self.invalid += len(batch.invalid)
-        self.erased += batch.erased
+    def add(self, messages: int, done: Outcome) -> None:
+        self.messages += messages
+        self.stored += done.stored
+        self.duplicates += done.duplicates
+        self.invalid += done.invalid
+        self.rejoined += done.rejoined
+        self.erased += done.erased
 
 
 @dataclass(frozen=True)
@@ -106,22 +108,26 @@ def replay(
         log.info("replay.forwarded", topic=part.topic, messages=stats.forwarded, group=settings.worker_group)
         return stats
     store = ClickHouseStore(client, database)
-    subject = "trace" if part.topic == settings.topic("traces") else "event"
-    chain = build_chain(store, None, lambda _topic: subject, stats, settings.registry())
+    subject = settings.subject_of(part.topic)
+    chain = build_chain(store, None, lambda _topic: subject, Done(), settings.registry())
     consumer = Consumer(consumer_config(settings, f"feedback-replay-{uuid.uuid4().hex[:12]}"))
     try:
         locks = locks_of(database)
         for messages in consume_range(consumer, part.topic, part.start, part.end, batch_size):
             batch = Batch(messages)
             with locks.hold(batch.partitions()):  # one writer per partition, live workers included
-                chain.submit(batch)
+                done = chain.submit(batch)
+            count(done)
+            stats.add(len(messages), done)
             on_progress(len(messages))
         log.info(
             "replay.done",
             topic=part.topic,
             database=database,
             messages=stats.messages,
+            stored=stats.stored,
             duplicates=stats.duplicates,
+            rejoined=stats.rejoined,
             invalid=stats.invalid,
         )
         return stats

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from consumers import dlq
 from consumers.batch import position
-from consumers.positions import consume_range
+from operations.positions import consume_range
 from runtime.kafka import consumer_config, producer_config
 from runtime.settings import Settings
 

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from consumers.batch import position
-from consumers.positions import consume_range
+from operations.positions import consume_range
 from runtime.kafka import admin_config, consumer_config, producer_config
 from runtime.settings import Settings
 

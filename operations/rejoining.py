@@ -14,8 +14,8 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from consumers.rejoin import rejoin_all
 from feedback.remote import error_of
+from operations.rejoin import rejoin_all
 from producers.app import bearer_token
 from producers.keys import KeyKind, KeyStore, require_kind
 from runtime.settings import Settings
