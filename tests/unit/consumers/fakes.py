@@ -12,6 +12,7 @@ from confluent_kafka import Message
 
 from consumers.batch import Batch
 from consumers.dlq import DeadLetterSink
+from consumers.erased import ErasedIds, is_erased
 from consumers.errors import InvalidMessage, RowsRefused
 from consumers.events_step import Events
 from consumers.rows import EVENT_INDEX, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
@@ -42,6 +43,8 @@ class FakeStore(ClickHouseStore):
         self.opinions: list[Key] = []  # events whose opinions were recorded (record_opinions)
         self.mended: list[Key] = []  # traces whose waiting opinions were moved (mend_opinions)
         self.refuse: set[str] = set()  # ids whose rows ClickHouse refuses (a value it cannot store)
+        self.erased: ErasedIds = set()  # (tenant_id, kind, id) of erased users (erased_ids)
+        self.superseding: list[Key] = []  # events whose derived signals were checked (supersede_derived)
 
     def stored_event_ids(self, keys: Iterable[Key]) -> set[Key]:
         return {key for key in keys if key in self.events}
@@ -79,6 +82,12 @@ class FakeStore(ClickHouseStore):
 
     def mend_opinions(self, trace_keys: Iterable[Key]) -> None:
         self.mended.extend(trace_keys)
+
+    def supersede_derived(self, event_keys: Iterable[Key]) -> None:
+        self.superseding.extend(event_keys)
+
+    def without_erased(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [record for record in records if not is_erased(record, self.erased)]
 
     def announcements(self, keys: Iterable[Key]) -> list[str]:
         return [f"record of {event_id}" for _, event_id in keys]

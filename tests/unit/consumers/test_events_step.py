@@ -104,3 +104,30 @@ def test_only_explicit_events_newly_stored_are_announced() -> None:
     chain.submit(again)
     assert first.announced == [f"record of {thumbs['event_id']}"]
     assert again.announced == []
+
+
+def test_derived_types_are_checked_for_superseding_every_time_they_arrive() -> None:
+    """Every rephrase and abandon of a batch, stored before or not: a client one cancels the
+    derived one of its response (consumers/superseded.py), idempotently."""
+    store, sink = FakeStore(), RecordingSink()
+    chain, _ = slow_chain(store, sink)
+    rephrase, abandon, copy = event("rephrase"), event("abandon"), event("copy")
+    chain.submit(batch_of(Topic("implicit").events(rephrase, abandon, copy)))
+    chain.submit(batch_of(Topic("implicit").events(rephrase)))
+    assert store.superseding == [
+        (TENANT, rephrase["event_id"]),
+        (TENANT, abandon["event_id"]),
+        (TENANT, rephrase["event_id"]),
+    ]
+
+
+def test_events_of_erased_users_are_dropped_and_counted_as_erased() -> None:
+    store, sink = FakeStore(), RecordingSink()
+    chain, _ = slow_chain(store, sink)
+    gone, kept = event("thumbs", value="down", user_id="gone"), event("thumbs", value="up", reasons=[], user_id="kept")
+    of_conversation = event("copy", conversation_id="conv-gone")
+    store.erased = {(TENANT, "user", "gone"), (TENANT, "conversation", "conv-gone")}
+    done = chain.submit(batch_of(Topic("explicit").events(gone, kept, of_conversation)))
+    assert done == Outcome(events=1, erased=2)
+    assert sorted(store.events) == [(TENANT, kept["event_id"])]
+    assert sink.letters == []
