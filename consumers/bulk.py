@@ -54,6 +54,7 @@ STAGE_COLUMNS = {
     "dwell_ms": "Nullable(Int64)",
     "properties": "Map(String, String)",
     "received_via": "String DEFAULT 'http'",
+    "redacted": "Array(String)",
 }
 TYPES = ", ".join(f"'{t}'" for t in sorted(EVENT_TYPES))
 VIOLATIONS = f"""
@@ -76,7 +77,7 @@ SELECT
     s.reasons, s.comment, s.edited_text,
     accurateCast(s.edit_distance, 'Nullable(UInt32)'), accurateCast(s.copied_chars, 'Nullable(UInt32)'),
     accurateCast(s.attempt, 'Nullable(UInt32)'), accurateCast(s.dwell_ms, 'Nullable(UInt32)'),
-    s.properties, s.received_via,
+    s.properties, s.received_via, s.redacted,
     {joined}, t.trace_id IS NOT NULL AS trace_joined,
     1 AS version, 1 AS sign
 FROM (SELECT * FROM {stage} LIMIT 1 BY tenant_id, event_id) AS s

@@ -58,6 +58,7 @@ STAGE_COLUMNS = {
     "input_text": "Nullable(String)",
     "output_text": "Nullable(String)",
     "properties": "Map(String, String)",
+    "redacted": "Array(String)",
 }
 UINT32 = {"input_tokens", "output_tokens", "latency_ms", "time_to_first_token_ms", "retry_count"}
 VIOLATIONS = (

@@ -40,6 +40,7 @@ from feedback.services import (
     start_quality_loop,
 )
 from producers.keys import KeyKind, KeysFileError, KeyStore, write_dev_keys
+from producers.redaction_policy import RedactionPolicyError
 from quality.alerts import AlertConfig, check, list_sql
 from quality.derive import DeriveFailed, derive
 from quality.durations import parse_duration
@@ -85,6 +86,7 @@ def main() -> None:
         BrokerError,
         FileNotFoundError,
         KeysFileError,
+        RedactionPolicyError,
         DeriveFailed,
         NotEnoughLabels,
     ) as exc:
