@@ -9,6 +9,7 @@ kinds replaced (event schema v4, trace schema v2), sorted; ``[]`` when nothing w
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from producers.metrics import REDACTED
@@ -58,12 +59,21 @@ class RecordRedaction:
         for tool in record.get("tools") or ():
             if tool.get("error"):
                 tool["error"] = self._text(tool["error"], policy, found)
+        if not found:
+            record["redacted"] = []
+            return
         record["redacted"] = sorted(found)
         for kind in found:
-            REDACTED.labels(subject, kind.value).inc()
+            _counter(subject, kind).inc()
 
     def _text(self, text: str, policy: RedactionPolicy, found: set[PiiKind]) -> str:
         redacted, kinds = self._redactor.redact(text, policy)
         if kinds:
             found.update(kinds)
         return redacted
+
+
+@cache
+def _counter(subject: str, kind: PiiKind) -> Any:
+    """The metric's child for these labels, looked up once (``labels()`` costs more than ``inc()``)."""
+    return REDACTED.labels(subject, kind.value)
