@@ -40,6 +40,7 @@ from feedback.services import (
     start_quality_loop,
 )
 from producers.keys import KeyKind, KeysFileError, KeyStore, write_dev_keys
+from producers.record_redaction import RecordRedaction
 from producers.redaction_policy import RedactionPolicyError
 from quality.alerts import AlertConfig, check, list_sql
 from quality.derive import DeriveFailed, derive
@@ -115,6 +116,7 @@ def up() -> None:
     """Run the whole pipeline here: local Kafka (unless FEEDBACK_KAFKA_BOOTSTRAP is set), migrations,
     collector and worker. Ctrl-C or SIGTERM stops it cleanly."""
     settings = _settings()
+    redaction = RecordRedaction.of(settings)  # a bad policy file stops us before the broker starts
     if not settings.keys_file.exists():
         keys = write_dev_keys(settings.keys_file)
         # Only the browser-safe key: logs are read by more people than the keys file.
@@ -132,7 +134,7 @@ def up() -> None:
         with engine_claim(settings, settings.http_addr):
             client = settings.clickhouse().connect()
             apply_migrations(client, settings.clickhouse_database)
-            server = CollectorServer(settings, make_collector(settings))
+            server = CollectorServer(settings, make_collector(settings, redaction=redaction))
             worker = make_worker(settings, client, stop=stop)
 
             def run_worker() -> None:
@@ -175,8 +177,9 @@ def up() -> None:
 def collector() -> None:
     """The HTTP edge collector alone."""
     settings = _settings()
+    redaction = RecordRedaction.of(settings)  # a bad policy file stops us before anything starts
     ensure_topics(settings)
-    server = CollectorServer(settings, make_collector(settings))
+    server = CollectorServer(settings, make_collector(settings, redaction=redaction))
     tune_gc()
     server.run()
 

@@ -25,6 +25,7 @@ from producers.app import Collector, create_app, instrumented
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore
 from producers.query import QueryService
+from producers.record_redaction import RecordRedaction
 from producers.stats_api import stats_routes
 from quality.dashboard_stats import Stats
 from quality.loop import QualityLoop
@@ -87,14 +88,14 @@ def kafka_health(settings: Settings) -> KafkaHealth:
     )
 
 
-def make_collector(settings: Settings, with_query: bool = True) -> Collector:
+def make_collector(settings: Settings, with_query: bool = True, redaction: RecordRedaction | None = None) -> Collector:
     producer = DeliveryProducer(producer_config(settings), settings.produce_timeout_s, settings.retry_after_s)
     query = None
     if with_query:
         query = QueryService(settings.clickhouse(), settings.clickhouse_database, settings.query_limits())
     keys = KeyStore.load(settings.keys_file)
     keys.watch(settings.keys_reload_s)
-    return Collector(settings, keys, producer, query)
+    return Collector(settings, keys, producer, query, redaction=redaction)
 
 
 class _Server(uvicorn.Server):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from feedback import cli
 from producers.app import Collector
 from producers.keys import KeyStore
 from producers.redaction import ALL_KINDS, PiiKind, RedactionMode, RedactionPolicy
@@ -114,3 +116,20 @@ def test_the_collector_refuses_to_start_in_hash_mode_without_a_key(tmp_path: Pat
         Settings(redaction_policy_file=path, redaction_hash_key=SecretStr("x" * 32)), keys, AckingProducer()
     )
     assert collector.redaction.policies.default.mode is RedactionMode.HASH
+
+
+def test_feedback_collector_stops_with_one_line_before_touching_kafka(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FEEDBACK_REDACTION_POLICY_FILE", str(write(tmp_path, "policy.json", '{"default": "hash"}')))
+    monkeypatch.delenv("FEEDBACK_REDACTION_HASH_KEY", raising=False)
+    monkeypatch.setattr(cli, "ensure_topics", _must_not_run)
+    monkeypatch.setattr(sys, "argv", ["feedback", "collector"])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err.startswith("error: redaction mode hash (default) needs FEEDBACK_REDACTION_HASH_KEY")
+
+
+def _must_not_run(*_args: object) -> None:
+    raise AssertionError("Kafka was touched before the policy was checked")
