@@ -4,8 +4,9 @@ cards, IBANs, IP addresses and API-key-like secrets (docs/contract.md, "Redactio
 Each kind is found by what recognises it best: a pattern for the shape, then the kind's own check
 where one exists (Luhn and the issuer's number range for cards, ISO 13616 for IBANs via
 python-stdnum, ``ipaddress`` for IPs, Google's libphonenumber port for phone numbers in every
-country's format). A text is scanned only for kinds it can hold — fewer than 7 digits, no phone;
-no ``@``, no e-mail — so most texts cost a few ``str.count`` calls and come out byte-identical.
+country's format, checked only on what is written like a phone number). A text is scanned only
+for kinds it can hold — no 4 digits close together, no phone, card, IBAN or IPv4; no ``@``, no
+e-mail — so most texts cost a few substring tests and come out byte-identical.
 
 Every scan reads the text as it was sent and yields spans; a span overlapping one already taken
 by a more specific kind (a secret or an address holds digits that look like a number) is dropped,
@@ -91,7 +92,7 @@ _IPV4 = re.compile(r"(?<!\d)(?<!\d\.)(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?!\w|:\w)")
 # Something written like a phone number: digits in groups, perhaps a + or 00 and a (0) or an
 # area code in parentheses; not glued to a word, an id (#123), an amount or a version.
-_PHONE = re.compile(r"(?<![\w+#$€£@./:-])(?:\+|\b00)?\(?\d[\d ().\-/]{5,22}\d(?![\w@]|[.,/:-]\d)")
+_PHONE = re.compile(r"(?<![\w+#$€£@./-])(?:\+|\b00)?\(?\d[\d ().\-/]{5,22}\d(?![\w@]|[.,/:-]\d)")
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _NOT_DIGIT = re.compile(r"\D")
 _FOUR_DIGITS = re.compile(r"\d(?:\D{0,3}\d){3}")

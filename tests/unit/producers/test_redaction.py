@@ -111,6 +111,8 @@ def test_look_alikes_are_left_alone(text: str) -> None:
         ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345", "Authorization: Bearer [secret]"),
         ("mail jane@example.com, then call +1 415 555 2671.", "mail [email], then call [phone]."),
         ("a@b.co", "[email]"),
+        ("Tel:+44 20 7946 0958, fax: (415) 555-2671", "Tel:[phone], fax: [phone]"),
+        ("phone=4155552671;", "phone=[phone];"),
     ],
 )
 def test_boundaries_of_findings(text: str, expected: str) -> None:
