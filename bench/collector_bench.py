@@ -5,23 +5,34 @@ Load: 32 requests in flight over 2 spawned client processes (httpx.AsyncClient, 
 before the clock starts). At 8, 16, 32 and 64 in flight the throughput stayed within ~10% while
 the latency grew in proportion (Little's law): the collector's main thread is CPU-bound, and the
 clients need about a third of a core (``client_cpu_cores`` in the details) of the two.
+
+Redaction (docs/contract.md, "Redaction") is on in that run, as it is by default. Its cost is measured
+apart: the collector with a policy file of ``off``, then of ``mask``, alternated, on a PII-free
+and a PII-laden mix (``bench.data.PII``); ``collector_redaction_ratio`` is on ÷ off for the PII-laden
+one, ``collector_redaction_clean_ratio`` for the PII-free one. The details add what redaction costs
+per event in-process, without HTTP, which is steadier on a busy machine.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from typing import Any
 
 from bench.baseline import produce
 from bench.config import CollectorSizes
-from bench.data import Generator
+from bench.data import TENANT, Generator
 from bench.load import run_closed_loop
 from bench.processes import CpuUse, CpuWindow, Service, sleep_until
 from bench.profiling import Profiler
 from bench.stats import percentile, ratio, rounded
 from bench.workspace import KEYS, Workspace
+from producers.intake import accept_events
+from producers.record_redaction import RecordRedaction
+from producers.redaction import Redactor
+from producers.redaction_policy import TenantPolicies
 
 SEED = 1
 
@@ -76,6 +87,7 @@ def run(sizes: CollectorSizes, profiler: Profiler | None = None) -> dict[str, An
         baseline = produce(
             ws.settings, (("event", items) for items in itertools.islice(itertools.cycle(pool), batches))
         )
+        redaction = redaction_runs(ws, sizes)
 
     collector_rate = load.events / sizes.duration_s
     use = cpu[0] if cpu else None
@@ -86,7 +98,10 @@ def run(sizes: CollectorSizes, profiler: Profiler | None = None) -> dict[str, An
         "baseline_produce_events_per_s": rounded(baseline.events_per_s, 0),
         "collector_ratio": rounded(ratio(collector_rate, baseline.events_per_s), 3),
         "collector_peak_rss_mb": rounded(service.peak_rss_mb, 1),
+        "collector_redaction_ratio": redaction["pii"]["ratio"],
+        "collector_redaction_clean_ratio": redaction["clean"]["ratio"],
         "details": {
+            "collector_redaction": redaction,
             "collector": {
                 "peak_rss_anon_mb_sampled": rounded(service.peak_anon_mb, 1),
                 "requests": load.requests,
@@ -111,3 +126,97 @@ def run(sizes: CollectorSizes, profiler: Profiler | None = None) -> dict[str, An
             },
         },
     }
+
+
+def redaction_runs(ws: Workspace, sizes: CollectorSizes) -> dict[str, Any]:
+    """Redaction off, then on (mask), per mix, alternated ``redaction_rounds`` times. The ratio is
+    of events per CPU-second of the collector, on ÷ off: the collector is CPU-bound, and on a shared
+    machine its wall-clock rate swings with the neighbours' load far more than its CPU per event
+    (the wall-clock rates are in the details too)."""
+    policies = {}
+    for mode in ("off", "mask"):
+        policies[mode] = ws.root / f"redaction-{mode}.json"
+        policies[mode].write_text(json.dumps({"default": mode}))
+    events = {(mix, mode): 0 for mix in ("clean", "pii") for mode in policies}
+    cpu_s = dict.fromkeys(events, 0.0)
+    for round_ in range(max(1, sizes.redaction_rounds)):
+        for mix in ("clean", "pii"):
+            for mode, policy in policies.items():
+                env = ws.env(FEEDBACK_REDACTION_POLICY_FILE=str(policy))
+                count, cpu = _measured_run(ws, sizes, env, mix == "pii", f"{ws.run_id}r{round_}{mix}{mode}", round_)
+                events[mix, mode] += count
+                cpu_s[mix, mode] += cpu
+    seconds = max(1, sizes.redaction_rounds) * sizes.redaction_duration_s
+    out: dict[str, Any] = {}
+    for mix in ("clean", "pii"):
+        off, on = (events[mix, mode] / cpu_s[mix, mode] if cpu_s[mix, mode] else 0.0 for mode in ("off", "mask"))
+        out[mix] = {
+            "ratio": rounded(ratio(on, off), 3),
+            "off_events_per_cpu_s": rounded(off, 0),
+            "mask_events_per_cpu_s": rounded(on, 0),
+            "wall_clock_ratio": rounded(ratio(events[mix, "mask"], events[mix, "off"]), 3),
+            "off_events_per_s": rounded(events[mix, "off"] / seconds, 0),
+            "mask_events_per_s": rounded(events[mix, "mask"] / seconds, 0),
+            "in_process_us_per_event": rounded(in_process_cost_us(mix == "pii", sizes.batch_size), 2),
+        }
+    out["rounds"] = {"count": max(1, sizes.redaction_rounds), "measured_s_each": sizes.redaction_duration_s}
+    return out
+
+
+def _measured_run(
+    ws: Workspace, sizes: CollectorSizes, env: dict[str, str], pii: bool, run: str, round_: int
+) -> tuple[int, float]:
+    """One collector under the closed loop: events accepted in the measured window and the CPU
+    seconds the collector spent in it."""
+    service = Service("collector-redaction", ["collector"], env)
+    cpu: list[CpuUse] = []
+    try:
+        service.start()
+        service.wait_http(f"{ws.base_url}/readyz")
+        start_at = time.monotonic() + 5.0
+        measure_from = start_at + sizes.warmup_s
+        window = CpuWindow(service.pid)
+
+        def watch() -> None:
+            sleep_until(measure_from)
+            window.begin()
+            sleep_until(measure_from + sizes.redaction_duration_s)
+            cpu.append(window.end())
+
+        watcher = threading.Thread(target=watch, name="redaction-watch", daemon=True)
+        watcher.start()
+        load = run_closed_loop(
+            ws.base_url,
+            KEYS["public"],
+            processes=sizes.client_processes,
+            concurrency=sizes.concurrency,
+            warmup_s=sizes.warmup_s,
+            duration_s=sizes.redaction_duration_s,
+            bodies=sizes.bodies_per_client,
+            batch_size=sizes.batch_size,
+            seed=SEED + round_,
+            run=run,
+            start_at=start_at,
+            pii=pii,
+        )
+        watcher.join(30)
+    finally:
+        service.stop()
+    return load.events, sum(cpu[0].by_thread.values()) if cpu else 0.0
+
+
+def in_process_cost_us(pii: bool, batch_size: int, batches: int = 50) -> float:
+    """What masking costs per event of the mix, in this process: the records of ``batches`` bodies
+    redacted as the collector does (validation and encoding not counted)."""
+    redaction = RecordRedaction(TenantPolicies(), Redactor())
+    generator = Generator(SEED, run="in-process", pii=pii)
+    spent = 0.0
+    count = 0
+    for items in generator.event_batches(batches, batch_size):
+        records = accept_events(items, None, TENANT, generator.now_ms).records
+        started = time.perf_counter()
+        for record in records:
+            redaction.event(record)
+        spent += time.perf_counter() - started
+        count += len(records)
+    return spent / count * 1e6 if count else 0.0

@@ -14,6 +14,10 @@ class CollectorSizes:
     bodies_per_client: int  # distinct 100-event bodies each client cycles through
     batch_size: int
     baseline_events: int
+    # Redaction off, then on (mask), alternated this many times per mix (PII-free, PII-laden), each
+    # run this long after the warm-up: the machine is shared and noisy, so the sums are compared.
+    redaction_rounds: int = 2
+    redaction_duration_s: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ FULL = Sizes(
 QUICK = Sizes(
     collector=CollectorSizes(
         warmup_s=1, duration_s=5, concurrency=16, client_processes=1, bodies_per_client=100,
-        batch_size=100, baseline_events=30_000,
+        batch_size=100, baseline_events=30_000, redaction_rounds=1, redaction_duration_s=3,
     ),
     worker=WorkerSizes(events=20_000, batch=5000, timeout_s=45, telemetry_rounds=1),
     freshness=FreshnessSizes(
@@ -108,6 +112,8 @@ class Target:
 TARGETS = (
     Target("collector_events_per_s", "collector events/s", 25_000, True),
     Target("collector_ratio", "collector / baseline", 0.7, True),
+    Target("collector_redaction_ratio", "collector redaction on / off, PII-laden", 0.85, True),
+    Target("collector_redaction_clean_ratio", "collector redaction on / off, PII-free", 0.85, True),
     Target("worker_events_per_s", "worker events/s", 60_000, True),
     Target("worker_ratio", "worker / baseline", 0.5, True),
     Target("worker_telemetry_ratio", "worker with / without telemetry", 0.9, True),

@@ -30,6 +30,18 @@ TYPE_WEIGHTS: dict[str, int] = {
 EVENTS_PER_TRACE = 2
 TRACES_PER_CONVERSATION = 3
 MODELS = (("gpt-4.1", "2026-04-14", "openai"), ("claude-sonnet-4", "2026-05-01", "anthropic"))
+# The PII-laden mix (``Generator(pii=True)``): every comment and edited text carries one of these,
+# in turn, and a third of the property maps an e-mail address: far more than real traffic, so the
+# redaction bench measures the cost of finding and replacing, not only of looking.
+PII = (
+    "jane.doe@example.com",
+    "+44 20 7946 0958",
+    "4111 1111 1111 1111",
+    "DE89 3704 0044 0532 0130 00",
+    "203.0.113.77",
+    "sk-proj-Abcdefghijklmnopqrstuvwx12345",
+    "(415) 555-2671",
+)
 
 
 def _id(rng: random.Random) -> str:
@@ -43,6 +55,7 @@ class Generator:
     seed: int
     run: str = "r"
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    pii: bool = False  # the PII-laden mix
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -78,8 +91,12 @@ class Generator:
             item["comment"] = "ok" if rng.random() < 0.2 else None
         elif kind == "comment":
             item["comment"] = "The answer cited the wrong policy document; please check section 4."
+            if self.pii:
+                item["comment"] += f" Write to me: {self._pii(index)}"
         elif kind == "edit":
             item["edited_text"] = "Thanks for reaching out. Your refund was issued on Monday."
+            if self.pii:
+                item["edited_text"] += f" We will call {self._pii(index)} if anything is missing."
             item["edit_distance"] = rng.randrange(1, 80)
         elif kind == "copy":
             item["copied_chars"] = rng.randrange(10, 2_000)
@@ -92,8 +109,13 @@ class Generator:
             item.pop("message_id")
         if rng.random() < 0.3:
             item["properties"] = {"page": "/chat", "locale": "en-GB"}
+            if self.pii and index % 3 == 0:
+                item["properties"]["contact"] = PII[0]
         item.update(fields)
         return {key: value for key, value in item.items() if value is not None}
+
+    def _pii(self, index: int) -> str:
+        return PII[index % len(PII)]
 
     def trace(self, trace_index: int) -> dict[str, Any]:
         rng = self._rng

@@ -32,6 +32,7 @@ class LoadSpec:
     start_at: float  # time.monotonic() (system-wide on Linux) when the warm-up starts
     warmup_s: float
     duration_s: float
+    pii: bool = False  # the PII-laden mix (bench.data.PII)
 
 
 @dataclass
@@ -63,7 +64,7 @@ def accepted_of(response: httpx.Response) -> int:
 
 def closed_loop(spec: LoadSpec) -> LoadResult:
     """One client process's share of the load (the entry point of a spawned child)."""
-    generator = Generator(spec.seed, run=spec.run)
+    generator = Generator(spec.seed, run=spec.run, pii=spec.pii)
     bodies = [events_body(batch) for batch in generator.event_batches(spec.bodies, spec.batch_size)]
     return asyncio.run(_closed_loop(spec, bodies))
 
@@ -118,12 +119,13 @@ def run_closed_loop(
     seed: int,
     run: str,
     start_at: float,
+    pii: bool = False,
 ) -> LoadResult:
     """``concurrency`` requests in flight in total, over ``processes`` spawned client processes, from
     ``start_at`` (monotonic; leave the children a few seconds to start and build their bodies)."""
     share = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
     specs = [
-        LoadSpec(url, key, seed + i, f"{run}p{i}", bodies, batch_size, share[i], start_at, warmup_s, duration_s)
+        LoadSpec(url, key, seed + i, f"{run}p{i}", bodies, batch_size, share[i], start_at, warmup_s, duration_s, pii)
         for i in range(processes)
     ]
     total = LoadResult()

@@ -21,6 +21,8 @@ KEYS = (
     "collector_p99_ms",
     "baseline_produce_events_per_s",
     "collector_ratio",
+    "collector_redaction_ratio",
+    "collector_redaction_clean_ratio",
     "worker_events_per_s",
     "baseline_insert_events_per_s",
     "worker_ratio",

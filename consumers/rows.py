@@ -19,7 +19,7 @@ EVENT_HEAD = (
 EVENT_VALUE = ("value", "thumb", "rating")
 EVENT_TAIL = (
     "reasons", "comment", "edited_text", "edit_distance", "copied_chars", "attempt", "dwell_ms", "properties",
-    "received_via",
+    "received_via", "redacted",
 )  # fmt: skip
 EVENT_FIELDS = (*EVENT_HEAD, *EVENT_VALUE, *EVENT_TAIL)
 # What an event takes from its trace (``traces_log`` has each of these columns, the last three
@@ -37,7 +37,7 @@ TRACE_FIELDS = (
     "turn_id", "user_id", "model", "model_version", "provider", "deployment", "prompt_template",
     "prompt_version", "feature", "environment", "input_tokens", "output_tokens", "latency_ms",
     "time_to_first_token_ms", "streaming", "retrieval", "tools", "fallback_path", "moderation_flags",
-    "retry_count", "truncated", "error", "input_text", "output_text", "properties",
+    "retry_count", "truncated", "error", "input_text", "output_text", "properties", "redacted",
 )  # fmt: skip
 TRACE_COLUMNS = (*TRACE_FIELDS, "version", "sign")
 TRACE_INDEX = {name: i for i, name in enumerate(TRACE_COLUMNS)}

@@ -41,6 +41,8 @@ from operations.rejoining import rejoin_remote
 from operations.replay import Slice
 from operations.replaying import plan, run_here, run_remote, summary
 from producers.keys import KeyKind, KeysFileError, KeyStore, write_dev_keys
+from producers.record_redaction import RecordRedaction
+from producers.redaction_policy import RedactionPolicyError
 from quality.alerts import AlertConfig, check, list_sql
 from quality.derive import DeriveFailed, derive
 from quality.durations import parse_duration
@@ -91,6 +93,7 @@ def main() -> None:
         BrokerError,
         FileNotFoundError,
         KeysFileError,
+        RedactionPolicyError,
         DeriveFailed,
         NotEnoughLabels,
     ) as exc:
@@ -119,6 +122,7 @@ def up() -> None:
     """Run the whole pipeline here: local Kafka (unless FEEDBACK_KAFKA_BOOTSTRAP is set), migrations,
     collector and worker. Ctrl-C or SIGTERM stops it cleanly."""
     settings = _settings()
+    redaction = RecordRedaction.of(settings)  # a bad policy file stops us before the broker starts
     if not settings.keys_file.exists():
         keys = write_dev_keys(settings.keys_file)
         # Only the browser-safe key: logs are read by more people than the keys file.
@@ -136,7 +140,7 @@ def up() -> None:
         with engine_claim(settings, settings.http_addr):
             client = settings.clickhouse().connect()
             migrate_as_configured(client, settings)
-            server = CollectorServer(settings, make_collector(settings))
+            server = CollectorServer(settings, make_collector(settings, redaction=redaction))
             worker = make_worker(settings, client, stop=stop)
 
             def run_worker() -> None:
@@ -179,8 +183,9 @@ def up() -> None:
 def collector() -> None:
     """The HTTP edge collector alone."""
     settings = _settings()
+    redaction = RecordRedaction.of(settings)  # a bad policy file stops us before anything starts
     ensure_topics(settings)
-    server = CollectorServer(settings, make_collector(settings))
+    server = CollectorServer(settings, make_collector(settings, redaction=redaction))
     tune_gc()
     server.run()
 

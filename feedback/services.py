@@ -25,6 +25,7 @@ from producers.app import Collector, create_app
 from producers.delivery import DeliveryProducer
 from producers.keys import KeyStore
 from producers.query import QueryService
+from producers.record_redaction import RecordRedaction
 from producers.stats_api import stats_routes
 from quality.dashboard_stats import Stats
 from quality.loop import QualityLoop
@@ -86,7 +87,7 @@ def kafka_health(settings: Settings) -> KafkaHealth:
     )
 
 
-def make_collector(settings: Settings, with_query: bool = True) -> Collector:
+def make_collector(settings: Settings, with_query: bool = True, redaction: RecordRedaction | None = None) -> Collector:
     producer = DeliveryProducer(producer_config(settings), settings.produce_timeout_s, settings.retry_after_s)
     query = None
     annotations = None
@@ -96,7 +97,13 @@ def make_collector(settings: Settings, with_query: bool = True) -> Collector:
     keys = KeyStore.load(settings.keys_file)
     keys.watch(settings.keys_reload_s)
     return Collector(
-        settings, keys, producer, query, annotations=annotations, forget=erase_in(settings) if with_query else None
+        settings,
+        keys,
+        producer,
+        query,
+        annotations=annotations,
+        forget=erase_in(settings) if with_query else None,
+        redaction=redaction,
     )
 
 

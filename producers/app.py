@@ -46,6 +46,7 @@ from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS, rejected_field
 from producers.query import QueryService, scope_of
 from producers.ratelimit import RequestLimits
+from producers.record_redaction import RecordRedaction
 from runtime.kafka import max_item_bytes
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
@@ -78,9 +79,12 @@ class Collector:
         limits: RequestLimits | None = None,
         annotations: AnnotationSink | None = None,
         forget: Forget | None = None,
+        redaction: RecordRedaction | None = None,
     ) -> None:
         self.settings = settings
         self.annotations = annotations
+        # Built first: a policy file that breaks a rule, or hash mode without a key, stops the start.
+        self.redaction = redaction or RecordRedaction.of(settings)
         self.limits = limits or RequestLimits.of(settings)
         self.trusted_proxies = settings.trusted_proxy_networks
         self.keys = keys
@@ -133,8 +137,10 @@ class Collector:
         self, kind: str, intake: Intake, topic_of: Callable[[Record], str], require_any: bool = True
     ) -> Response:
         encoders = self.encoders
+        redact = self.redaction.trace if kind == "trace" else self.redaction.event
         messages = []
         for index, record in zip(intake.indexes, intake.records, strict=True):
+            redact(record)  # before anything is encoded: no personal data reaches Kafka
             topic = topic_of(record)
             key, value = message_key(record), encoders[topic].encode(record)
             if len(key) + len(value) > self.max_item_bytes:

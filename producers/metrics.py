@@ -39,3 +39,9 @@ def rejected_field(error: str) -> str:
     if head in KNOWN_FIELDS:
         return head
     return ITEM_LABEL if head.isdigit() else OTHER_LABEL
+
+
+# Items whose texts had personal data replaced at intake, by kind (docs/contract.md, "Redaction").
+REDACTED = Counter(
+    "feedback_items_redacted_total", "Items with personal data replaced, by item kind and PII kind", ["kind", "pii"]
+)

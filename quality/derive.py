@@ -154,6 +154,7 @@ def _event(rule: str, row: dict[str, Any], ts_ms: int, received_at: int, propert
         "dwell_ms": None,
         "properties": {"derived_by": rule, **properties},
         "received_via": RECEIVED_VIA,
+        "redacted": [],  # the server's own text: ids and scores, no personal data
     }
 
 

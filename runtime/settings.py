@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks, e.g.
     # 10.0.0.0/8); empty: nobody's, the TCP peer is the client.
     trusted_proxies: str = ""
+    # Redaction of personal data at intake (docs/contract.md, "Redaction"): each tenant's policy
+    # (mask, hash or off; which kinds) from this file, JSON, TOML or YAML; none: mask for everyone.
+    redaction_policy_file: Path | None = None
+    # The HMAC key of hash mode, the same on every collector so a value hashes alike everywhere.
+    redaction_hash_key: SecretStr | None = None
 
     # People's queries (POST /v1/query, feedback query): what one query may cost.
     query_timeout_s: float = Field(default=30.0, gt=0)

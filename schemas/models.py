@@ -205,6 +205,7 @@ class FeedbackEvent(BaseModel):
     dwell_ms: int | None = None
     properties: dict[str, str] = Field(default_factory=dict)
     received_via: str = "http"
+    redacted: list[str] = Field(default_factory=list)
 
 
 class RetrievalIn(_Strict):
@@ -325,3 +326,4 @@ class LlmTrace(BaseModel):
     input_text: str | None = None
     output_text: str | None = None
     properties: dict[str, str] = Field(default_factory=dict)
+    redacted: list[str] = Field(default_factory=list)

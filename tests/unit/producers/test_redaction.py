@@ -83,3 +83,75 @@ def test_national_phone_numbers_follow_the_tenants_region() -> None:
 def test_redacting_twice_changes_nothing_more(text: str) -> None:
     once, _ = redactor.redact(text, MASK)
     assert redactor.redact(once, MASK)[0] == once
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "use std::vector and Foo::Bar, or a::b",  # C++ and Rust paths are not IPv6 addresses
+        "dead::beef and ::1",
+        "ts 1732901234567 and order 8000000000000009",  # Luhn-valid, but no card issuer's range
+        "MAC 00:1A:2B:3C:4D:5E at 10:30:15 on 2024-08-06",
+        "max_tokens: 12345678 and input_tokens=4096",
+        "a secret: it works",
+    ],
+)
+def test_look_alikes_are_left_alone(text: str) -> None:
+    assert redactor.redact(text, MASK) == (text, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("from 203.0.113.77.", "from [ip]."),
+        ("card 4111111111111111.", "card [card]."),
+        ("at 2001:db8::1: ok", "at [ip]: ok"),
+        ('{"api_key": "abcdefgh12345"}', '{"api_key": "[secret]"}'),
+        ("client_secret=Zx9-long-value", "client_secret=[secret]"),
+        ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345", "Authorization: Bearer [secret]"),
+        ("mail jane@example.com, then call +1 415 555 2671.", "mail [email], then call [phone]."),
+        ("a@b.co", "[email]"),
+        ("Tel:+44 20 7946 0958, fax: (415) 555-2671", "Tel:[phone], fax: [phone]"),
+        ("phone=4155552671;", "phone=[phone];"),
+    ],
+)
+def test_boundaries_of_findings(text: str, expected: str) -> None:
+    assert redactor.redact(text, MASK)[0] == expected
+
+
+def test_an_address_digits_are_not_read_again_as_a_number() -> None:
+    text = "write to 4155552671@example.com"
+    assert redactor.redact(text, MASK) == ("write to [email]", frozenset({PiiKind.EMAIL}))
+
+
+def test_hash_placeholders_are_never_scanned_again() -> None:
+    text = "mail jane@example.com, card 4111 1111 1111 1111, from 203.0.113.77, call +44 20 7946 0958"
+    once, kinds = redactor.redact(text, HASH)
+    assert kinds == {PiiKind.EMAIL, PiiKind.CARD, PiiKind.IP, PiiKind.PHONE}
+    assert redactor.redact(once, HASH) == (once, frozenset())
+
+
+def test_hash_normalises_each_kind() -> None:
+    def token(text: str) -> str:
+        return redactor.redact(text, HASH)[0]
+
+    assert token("4111 1111 1111 1111") == token("4111-1111-1111-1111")
+    assert token("+44 20 7946 0958") == token("+442079460958")
+    assert token("DE89 3704 0044 0532 0130 00") == token("DE89370400440532013000")
+
+
+def test_a_policy_looks_only_for_its_kinds() -> None:
+    policy = RedactionPolicy(kinds=frozenset({PiiKind.EMAIL}))
+    text = "jane@example.com from 203.0.113.77"
+    assert redactor.redact(text, policy) == ("[email] from 203.0.113.77", frozenset({PiiKind.EMAIL}))
+
+
+def test_hash_mode_without_a_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="FEEDBACK_REDACTION_HASH_KEY"):
+        Redactor(None).redact("jane@example.com", HASH)
+
+
+def test_long_runs_of_address_characters_stay_fast() -> None:
+    # Unbounded quantifiers would take quadratic time here; a wrong regex shows as a test timeout.
+    text = "a" * 200_000 + "@"
+    assert redactor.redact(text, MASK) == (text, frozenset())

@@ -61,3 +61,14 @@ def test_v3_with_anonymous_id_and_every_older_version_read_each_other(older: int
     assert "anonymous_id" in {field["name"] for field in v3.definition["fields"]}
     assert incompatibility(v3, old) is None
     assert incompatibility(old, v3) is None
+
+
+@pytest.mark.parametrize(("subject", "newest"), [("event", 4), ("trace", 2)])
+def test_redacted_versions_and_every_older_version_read_each_other(subject: str, newest: int) -> None:
+    catalog = default_catalog()
+    latest = catalog.version(subject, newest)
+    field = next(f for f in latest.definition["fields"] if f["name"] == "redacted")
+    assert field["default"] == []  # older messages read as "nothing redacted"
+    for old in catalog.versions(subject)[:-1]:
+        assert incompatibility(latest, old) is None
+        assert incompatibility(old, latest) is None

@@ -76,6 +76,7 @@ def test_llm_trace_matches_avro_with_nested_records() -> None:
 
 
 def test_input_models_carry_every_contract_field() -> None:
-    server_side = {"tenant_id", "sent_at", "received_at", "ts", "received_via"}
+    # ``redacted``: what the collector's redaction replaced (docs/contract.md, "Redaction").
+    server_side = {"tenant_id", "sent_at", "received_at", "ts", "received_via", "redacted"}
     assert set(EventIn.model_fields) == set(FeedbackEvent.model_fields) - server_side
-    assert set(TraceIn.model_fields) == set(LlmTrace.model_fields) - {"tenant_id", "received_at"}
+    assert set(TraceIn.model_fields) == set(LlmTrace.model_fields) - {"tenant_id", "received_at", "redacted"}
