@@ -39,7 +39,7 @@ AGGREGATES: dict[str, dict[str, str]] = {
     },
 }
 # Event fields the SDK does not send: the collector sets them (or the tenant, from the key).
-SET_BY_THE_COLLECTOR = {"tenant_id", "sent_at", "received_at", "ts", "received_via"}
+SET_BY_THE_COLLECTOR = {"tenant_id", "sent_at", "received_at", "ts", "received_via", "redacted"}
 
 
 def _defining(view: str) -> list[str]:
