@@ -25,6 +25,7 @@ from consumers.rejoin import rejoin_all
 from consumers.replay import Slice
 from exports.filters import ExportFilters, FilterError
 from exports.rows import Kind
+from feedback.collector_processes import ProcessesError, Supervisor, collector_processes
 from feedback.export_endpoint import ExportRequest
 from feedback.exporting import ExportFailed, run_export
 from feedback.progress import export_progress, replay_progress
@@ -81,6 +82,7 @@ def main() -> None:
         app()
     except (
         EngineBusy,
+        ProcessesError,
         KafkaUnavailable,
         BrokerError,
         FileNotFoundError,
@@ -170,10 +172,22 @@ def up() -> None:
 
 
 @app.command()
-def collector() -> None:
+def collector(
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes serving the port (SO_REUSEPORT); default FEEDBACK_COLLECTOR_PROCESSES, else one per "
+            "core (1 with an embedded ClickHouse). Rate limits and connection caps apply per process.",
+        ),
+    ] = None,
+) -> None:
     """The HTTP edge collector alone."""
     settings = _settings()
+    count = collector_processes(settings, processes)
     ensure_topics(settings)
+    if count > 1:
+        raise typer.Exit(Supervisor(settings, count).run())
     server = CollectorServer(settings, make_collector(settings))
     tune_gc()
     server.run()

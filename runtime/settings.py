@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     http_body_timeout_s: float = 15.0
     # Connections (and requests) served at once; past it uvicorn answers 503 at once.
     http_max_connections: int = 1000
+    # `feedback collector` processes sharing the port (SO_REUSEPORT); None: one per core (1 with
+    # an embedded ClickHouse, which one process only can open). Limits and metrics: contract §2.
+    collector_processes: int | None = Field(default=None, ge=1)
     topic_partitions: int = 6
     # Token buckets, in items per second and items of burst (0 turns a limit off).
     rate_limit_key_per_s: float = 20_000
