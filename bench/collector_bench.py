@@ -124,6 +124,8 @@ def run(sizes: CollectorSizes, profiler: Profiler | None = None) -> dict[str, An
     collector_rate = load.events / sizes.duration_s
     multi_rate = multi.load.events / sizes.duration_s if multi else None
     use = single.use
+    collector_cpu_us = use.cores * sizes.duration_s / load.events * 1e6 if use and load.events else None
+    baseline_cpu_us = baseline.cpu_s / baseline.events * 1e6 if baseline.events else None
     return {
         "collector_events_per_s": rounded(collector_rate, 0),
         "collector_p50_ms": rounded(percentile(load.latencies_ms, 50), 2),
@@ -133,6 +135,9 @@ def run(sizes: CollectorSizes, profiler: Profiler | None = None) -> dict[str, An
         "collector_multi_events_per_s": rounded(multi_rate, 0),
         "collector_processes": cores,
         "collector_peak_rss_mb": rounded(single.peak_rss_mb, 1),
+        # CPU per event, in-process baseline ÷ collector (its process, all threads; not the
+        # clients): what the ratio would be with a core each, whatever else runs on the machine.
+        "collector_cpu_ratio": rounded(ratio(baseline_cpu_us, collector_cpu_us), 3),
         "details": {
             "collector": {
                 "peak_rss_anon_mb_sampled": rounded(single.peak_anon_mb, 1),
@@ -152,6 +157,15 @@ def run(sizes: CollectorSizes, profiler: Profiler | None = None) -> dict[str, An
                 "broker_cpu_cores": rounded(use.broker_cores, 2) if use and use.broker_cores is not None else None,
             },
             "collector_multi": _multi_details(multi, collector_rate, sizes) if multi else None,
+            "cpu_us_per_event": {
+                "collector": rounded(collector_cpu_us, 2),
+                "baseline": rounded(baseline_cpu_us, 2),
+                "collector_processes_together": rounded(
+                    multi.tree_cores * sizes.duration_s / multi.load.events * 1e6, 2
+                )
+                if multi and multi.tree_cores and multi.load.events
+                else None,
+            },
             "baseline_produce": {
                 "events": baseline.events,
                 "errors": baseline.errors,

@@ -21,6 +21,7 @@ KEYS = (
     "collector_p99_ms",
     "baseline_produce_events_per_s",
     "collector_ratio",
+    "collector_cpu_ratio",
     "collector_multi_events_per_s",
     "collector_processes",
     "worker_events_per_s",
