@@ -125,5 +125,7 @@ def test_schemas_with_types_it_does_not_cover_are_left_to_fastavro() -> None:
     )
     money = {"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}
     decimal = parse_schema({"type": "record", "name": "D", "fields": [{"name": "d", "type": money}]})
+    assert isinstance(enum, dict)
+    assert isinstance(decimal, dict)
     assert compile_writer(enum) is None
     assert compile_writer(decimal) is None
