@@ -45,8 +45,22 @@ def _zigzag(n: int, low: int, high: int) -> bytes:
     return bytes(out)
 
 
+# Recent longs' encodings: a request's records share received_at, and ts is the timestamp unless
+# the client's clock was corrected, so most of a record's big numbers were just encoded.
+_LONG_CACHE: dict[int, bytes] = dict(_SMALL)
+_LONG_CACHE_MAX = 16_384
+
+
 def _long(n: Any) -> bytes:
-    return _zigzag(n, *LONG_RANGE)
+    cached = _LONG_CACHE.get(n)
+    if cached is not None and type(n) is int:  # not True, nor 1.0, which hash like 1
+        return cached
+    encoded = _zigzag(n, *LONG_RANGE)
+    if len(_LONG_CACHE) >= _LONG_CACHE_MAX:
+        _LONG_CACHE.clear()
+        _LONG_CACHE.update(_SMALL)
+    _LONG_CACHE[n] = encoded
+    return encoded
 
 
 def _int(n: Any) -> bytes:
