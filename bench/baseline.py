@@ -18,6 +18,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from confluent_kafka import KafkaError, Message, Producer
 
 from bench.data import EVENTS_PER_TRACE, TENANT, Generator
+from bench.processes import own_cpu_s
 from consumers.errors import Backpressure
 from consumers.rows import TraceDims, event_row, trace_row
 from consumers.store import ClickHouseStore
@@ -42,6 +43,7 @@ class ProduceResult:
     traces: int
     errors: int
     seconds: float
+    cpu_s: float = 0.0  # this process's CPU (every thread, librdkafka's too) over the run
 
     @property
     def events_per_s(self) -> float:
@@ -67,7 +69,7 @@ def produce(settings: Settings, workload: Workload) -> ProduceResult:
             errors += 1
 
     counts = {"event": 0, "trace": 0}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), own_cpu_s()
     for kind, items in workload:
         accepted = intake(kind, items, time.time_ns() // 1_000_000)
         encode = encoders[kind].encode
@@ -84,7 +86,7 @@ def produce(settings: Settings, workload: Workload) -> ProduceResult:
         producer.poll(0)
     left = producer.flush(60)
     seconds = time.perf_counter() - started
-    return ProduceResult(counts["event"], counts["trace"], errors + left, seconds)
+    return ProduceResult(counts["event"], counts["trace"], errors + left, seconds, own_cpu_s() - cpu_started)
 
 
 def worker_workload(generator: Generator, events: int, chunk: int = 600) -> Workload:

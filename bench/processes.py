@@ -270,3 +270,28 @@ def process_cpu_s(pid: int | None) -> float:
 
 def sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.monotonic()))
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` (IPv4, any address): one per collector process that has
+    bound it, from ``/proc/net/tcp`` (state 0A is LISTEN)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            count += 1
+    return count
+
+
+def children_of(pid: int) -> list[int]:
+    """The child processes of ``pid`` (threads' children included)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its children (a multi-process collector and its processes)."""
+    return process_cpu_s(pid) + sum(process_cpu_s(child) for child in children_of(pid))

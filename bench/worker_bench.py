@@ -28,6 +28,7 @@ from bench.otlp_receiver import OtlpReceiver
 from bench.processes import CpuUse, CpuWindow, Service, rss_mb
 from bench.profiling import Profiler
 from bench.stats import ratio, rounded
+from bench.worker_multi import WORKERS, details, run_workers
 from bench.workspace import BOOTSTRAP, Workspace
 from runtime.clickhouse import ClickHouseTarget
 from runtime.logs import configure_logging
@@ -179,6 +180,7 @@ def run(sizes: WorkerSizes, profiler: Profiler | None = None) -> dict[str, Any]:
             runs.append(run_worker(ws, sizes, topics, f"worker-{round_}", {}, profiler if round_ == 0 else None))
             if sizes.telemetry_rounds:
                 runs.append(run_worker(ws, sizes, topics, f"worker-{round_}-telemetry", telemetry_env, None))
+        multi = run_workers(ws, sizes, topics, count_rows, in_child)
         spec = InsertSpec(str(ws.root / "baseline"), SEED, ws.run_id, generator.now_ms, sizes.events, sizes.batch)
         baseline = in_child(insert_baseline, spec)
         received = receiver.records
@@ -195,7 +197,10 @@ def run(sizes: WorkerSizes, profiler: Profiler | None = None) -> dict[str, Any]:
         "worker_ratio": rounded(ratio(worker_rate, baseline_rate), 3),
         "worker_peak_rss_mb": rounded(max(r.peak_rss_mb for r in off), 1),
         "worker_telemetry_ratio": rounded(ratio(_median([r.events_per_s for r in on]), worker_rate), 3),
+        "worker_multi_events_per_s": rounded(multi.events_per_s, 0),
+        "worker_processes": WORKERS,
         "details": {
+            "worker_multi": details(multi, worker_rate, sizes.events),
             "worker": {
                 "complete": all(r.complete for r in runs),
                 "events": sizes.events,

@@ -23,6 +23,7 @@ from consumers.dlq_limit import DlqLimitExceeded
 from exports.filters import ExportFilters, FilterError
 from exports.rows import Kind
 from feedback.annotating import annotate_app, sample_command
+from feedback.collector_processes import ProcessesError, Supervisor, collector_processes
 from feedback.engine import EngineBusy, engine_claim, pipeline_address
 from feedback.export_endpoint import ExportRequest
 from feedback.exporting import ExportFailed, run_export
@@ -89,6 +90,7 @@ def main() -> None:
         app()
     except (
         EngineBusy,
+        ProcessesError,
         KafkaUnavailable,
         BrokerError,
         FileNotFoundError,
@@ -180,11 +182,23 @@ def up() -> None:
 
 
 @app.command()
-def collector() -> None:
+def collector(
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes serving the port (SO_REUSEPORT); default FEEDBACK_COLLECTOR_PROCESSES, else one per "
+            "core (1 with an embedded ClickHouse). Rate limits and connection caps apply per process.",
+        ),
+    ] = None,
+) -> None:
     """The HTTP edge collector alone."""
     settings = _settings()
     redaction = RecordRedaction.of(settings)  # a bad policy file stops us before anything starts
+    count = collector_processes(settings, processes)
     ensure_topics(settings)
+    if count > 1:
+        raise typer.Exit(Supervisor(settings, count).run())
     server = CollectorServer(settings, make_collector(settings, redaction=redaction))
     tune_gc()
     server.run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -158,12 +159,14 @@ class CollectorServer:
         log.info("collector.stopping", signal=signal.Signals(signum).name)
         self.server.should_exit = True
 
-    def run(self) -> None:
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve on FEEDBACK_HTTP_ADDR, or on ``sockets`` already listening (several processes
+        sharing a port: feedback/collector_processes.py)."""
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, self._on_signal)
         try:
-            self.server.run()
+            self.server.run(sockets=sockets)
         finally:
             # Requests still waiting for acks were drained by uvicorn; flush whatever is queued.
             self.collector.producer.close()

@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,7 +42,7 @@ from producers.intake import (
     parse_body,
 )
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
-from producers.metrics import ACCEPTED, IN_FLIGHT, REJECTED, REQUESTS, rejected_field
+from producers.metrics import ACCEPTED, CONTENT_TYPE, IN_FLIGHT, REJECTED, REQUESTS, exposition, rejected_field
 from producers.query import QueryService, scope_of
 from producers.ratelimit import RequestLimits
 from producers.record_redaction import RecordRedaction
@@ -274,7 +273,7 @@ class Collector:
         return OrjsonResponse({"status": "not ready", "kafka": "unreachable"}, status_code=503)
 
     async def metrics(self, _request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE)
 
 
 class BadRequestWithItems(BadRequest):

@@ -170,7 +170,8 @@ def accept_events(
                 Rejection(index, ["timestamp: more than 30 days before the collector received it"], checked.event_id)
             )
             continue
-        record = checked.model_dump()
+        # An EventIn holds plain values only (no nested models): its fields are the dump.
+        record = dict(checked.__dict__)
         record.update(tenant_id=tenant, sent_at=sent_at, received_at=received_at, ts=ts, received_via=received_via)
         intake.accept(index, record)
     return intake

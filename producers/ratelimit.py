@@ -74,6 +74,10 @@ class RateLimiter:
         bucket.refill(now)
         return bucket
 
+    def bucket(self, name: str) -> TokenBucket:
+        """The bucket of ``name``, refilled to now."""
+        return self._bucket(name, self._clock())
+
     def wait_needed(self, name: str, cost: float) -> float:
         """Take ``cost`` tokens if they are there; else take none and say how long to wait."""
         if not self.enabled:
@@ -115,10 +119,22 @@ class RequestLimits:
         draws = [("this API key", self.per_key, api_key.key, total)]
         if api_key.kind is KeyKind.PUBLIC and address:
             draws.append(("this client address", self.per_address, address, total))
-        draws += [("this user or session", self.per_user, f"{tenant}\x1f{user}", n) for user, n in counts.items()]
-        # All or nothing: a refused request costs no bucket anything, so Retry-After holds.
-        scope, wait = max(((scope, limiter.peek(name, n)) for scope, limiter, name, n in draws), key=lambda d: d[1])
+        if self.per_user.enabled:
+            draws += [("this user or session", self.per_user, f"{tenant}\x1f{user}", n) for user, n in counts.items()]
+        # All or nothing: a refused request costs no bucket anything, so Retry-After holds. Each
+        # bucket is looked up (and refilled) once: a request of 100 events may draw on 100 users.
+        taken: list[tuple[TokenBucket, float]] = []
+        scope, wait = "", 0.0
+        for draw_scope, limiter, name, n in draws:
+            if not limiter.enabled:
+                continue
+            cost = min(n, limiter.burst)
+            bucket = limiter.bucket(name)
+            needed = bucket.wait_for(cost)
+            if needed > wait:
+                scope, wait = draw_scope, needed
+            taken.append((bucket, cost))
         if wait > 0:
             raise RateLimited(f"rate limit for {scope} exceeded; retry later", retry_after=max(1, math.ceil(wait)))
-        for _scope, limiter, name, n in draws:
-            limiter.wait_needed(name, n)
+        for bucket, cost in taken:
+            bucket.tokens -= cost

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     http_body_timeout_s: float = 15.0
     # Connections (and requests) served at once; past it uvicorn answers 503 at once.
     http_max_connections: int = 1000
+    # `feedback collector` processes sharing the port (SO_REUSEPORT); None: one per core (1 with
+    # an embedded ClickHouse, which one process only can open). Limits and metrics: contract §2.
+    collector_processes: int | None = Field(default=None, ge=1)
     topic_partitions: int = Field(default=6, ge=1)
     # Replication factor of the topics the pipeline creates; unset: min(3, brokers in the cluster).
     # With 3 or more, the topics get min.insync.replicas=2 (runtime.kafka.ensure_topics).

@@ -10,12 +10,14 @@ names into the newest reader schema of that subject (Avro schema resolution).
 
 from __future__ import annotations
 
+import struct
 from io import BytesIO
 from typing import Any, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 
 from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog
+from schemas.compiled_writer import Unsupported, compile_writer
 from schemas.errors import UndecodableMessage
 from schemas.registry import SchemaRegistry
 
@@ -47,8 +49,14 @@ class AvroEncoder:
             self._header = CONFLUENT_MAGIC + schema_id.to_bytes(4, "big")
         else:
             self._header = SINGLE_OBJECT_MAGIC + self.schema.fingerprint
+        self._compiled = compile_writer(self.schema.parsed)
 
     def encode(self, record: dict[str, Any]) -> bytes:
+        if self._compiled is not None:
+            try:
+                return self._header + self._compiled(record)
+            except (Unsupported, KeyError, ValueError, OverflowError, struct.error):
+                pass  # a value the compiled writer leaves to fastavro (its bytes, or its error)
         out = BytesIO()
         out.write(self._header)
         schemaless_writer(out, self.schema.parsed, record)

@@ -5,8 +5,10 @@ import gzip
 import orjson
 import pytest
 
+from bench.data import Generator
 from producers.errors import BadRequest, TooLarge
 from producers.intake import MAX_EVENT_AGE_MS, accept_events, corrected_ts, items_of, parse_body
+from schemas.models import EventIn
 from tests.helpers import event
 
 NOW = 1_795_608_000_000
@@ -76,3 +78,24 @@ def test_items_limits() -> None:
     items, sent_at = items_of({"type": "copy", "sent_at": 5}, "events", 1000)
     assert items == [{"type": "copy"}]
     assert sent_at == 5
+
+
+def test_an_accepted_event_is_its_model_dumped() -> None:
+    """accept_events copies the validated fields instead of model_dump(): the same while EventIn
+    has no nested models."""
+    generator = Generator(3, run="dump")
+    for index in range(300):
+        item = generator.event(index)
+        model = EventIn.model_validate(item)
+        assert dict(model.__dict__) == model.model_dump()
+
+
+def test_event_ids_in_any_uuid_spelling_come_out_canonical() -> None:
+    base = {"type": "abandon", "timestamp": 1_795_000_000_000, "conversation_id": "c"}
+    for spelling in (
+        "0F8FAD5B-D9CB-469F-A165-70867728950E",
+        "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+        "0f8fad5bd9cb469fa16570867728950e",
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+    ):
+        assert EventIn.model_validate({**base, "event_id": spelling}).event_id == "0f8fad5b-d9cb-469f-a165-70867728950e"
