@@ -54,6 +54,26 @@ class Measured:
     peak_anon_mb: float
 
 
+def clients(
+    ws: Workspace, sizes: CollectorSizes, duration_s: float, seed: int, run: str, start_at: float, pii: bool = False
+) -> LoadResult:
+    """The bench's closed-loop clients against the collector, sized by ``sizes``."""
+    return run_closed_loop(
+        ws.base_url,
+        KEYS["public"],
+        processes=sizes.client_processes,
+        concurrency=sizes.concurrency,
+        warmup_s=sizes.warmup_s,
+        duration_s=duration_s,
+        bodies=sizes.bodies_per_client,
+        batch_size=sizes.batch_size,
+        seed=seed,
+        run=run,
+        start_at=start_at,
+        pii=pii,
+    )
+
+
 def measure(ws: Workspace, sizes: CollectorSizes, processes: int, profiler: Profiler | None) -> Measured:
     # Several processes cannot share the embedded engine that the read endpoints open; the bench
     # never reads, so a ClickHouse server URL where nothing listens is enough.
@@ -86,19 +106,7 @@ def measure(ws: Workspace, sizes: CollectorSizes, processes: int, profiler: Prof
 
         watcher = threading.Thread(target=watch, name="collector-watch", daemon=True)
         watcher.start()
-        load = run_closed_loop(
-            ws.base_url,
-            KEYS["public"],
-            processes=sizes.client_processes,
-            concurrency=sizes.concurrency,
-            warmup_s=sizes.warmup_s,
-            duration_s=sizes.duration_s,
-            bodies=sizes.bodies_per_client,
-            batch_size=sizes.batch_size,
-            seed=SEED,
-            run=ws.run_id,
-            start_at=start_at,
-        )
+        load = clients(ws, sizes, sizes.duration_s, SEED, ws.run_id, start_at)
         watcher.join(30)
         service.sample_rss()
         if profiler is not None:
@@ -247,20 +255,7 @@ def _measured_run(
 
         watcher = threading.Thread(target=watch, name="redaction-watch", daemon=True)
         watcher.start()
-        load = run_closed_loop(
-            ws.base_url,
-            KEYS["public"],
-            processes=sizes.client_processes,
-            concurrency=sizes.concurrency,
-            warmup_s=sizes.warmup_s,
-            duration_s=sizes.redaction_duration_s,
-            bodies=sizes.bodies_per_client,
-            batch_size=sizes.batch_size,
-            seed=SEED + round_,
-            run=run,
-            start_at=start_at,
-            pii=pii,
-        )
+        load = clients(ws, sizes, sizes.redaction_duration_s, SEED + round_, run, start_at, pii)
         watcher.join(30)
     finally:
         service.stop()

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from clickhouse_connect.driver.client import Client
 
 from annotation.store import store
 from feedback.engine import EngineBusy, pipeline_address
-from feedback.remote import error_of
+from feedback.remote import error_of, post_to_pipeline
 from producers.annotations import AnnotationRejection, validate
 from producers.keys import KeyKind, KeyStore
 from runtime.settings import Settings
@@ -88,15 +87,9 @@ def secret_key(settings: Settings, tenant: str) -> str:
 
 def collector_sender(http_addr: str, key: str) -> Sender:
     def send(items: list[Any]) -> tuple[int, list[AnnotationRejection]]:
-        try:
-            response = httpx.post(
-                f"http://{http_addr}/v1/annotations",
-                json={"annotations": items},
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=60,
-            )
-        except httpx.HTTPError as exc:
-            raise ImportFailed(f"the running collector at {http_addr} did not answer: {exc}") from exc
+        response = post_to_pipeline(
+            http_addr, "/v1/annotations", key, {"annotations": items}, timeout=60, failure=ImportFailed
+        )
         body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
         if response.status_code not in (200, 400) or "rejected" not in body:
             raise ImportFailed(error_of(response))

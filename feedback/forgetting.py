@@ -15,7 +15,7 @@ import httpx
 from feedback.engine import EngineBusy, engine_claim, pipeline_address
 from feedback.erasure import EraseError, Eraser, settle_for
 from feedback.querying import admin_key
-from feedback.remote import error_of
+from feedback.remote import error_of, post_to_pipeline
 from runtime.migrations import migrate_as_configured
 from runtime.settings import Settings
 
@@ -58,15 +58,14 @@ def _os_user() -> str:
 
 
 def _through_collector(http_addr: str, key: str, tenant: str, user: str) -> dict[str, Any]:
-    try:
-        response = httpx.post(
-            f"http://{http_addr}/v1/forget",
-            json={"tenant": tenant, "user": user},
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=httpx.Timeout(30, read=None),
-        )
-    except httpx.HTTPError as exc:
-        raise ForgetFailed(f"the running collector at {http_addr} did not answer: {exc}") from exc
+    response = post_to_pipeline(
+        http_addr,
+        "/v1/forget",
+        key,
+        {"tenant": tenant, "user": user},
+        timeout=httpx.Timeout(30, read=None),
+        failure=ForgetFailed,
+    )
     if response.status_code != 200:
         raise ForgetFailed(error_of(response))
     return dict(response.json())

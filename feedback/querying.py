@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from feedback.engine import EngineBusy, pipeline_address
+from feedback.remote import post_to_pipeline
 from producers.errors import CollectorError
 from producers.keys import ApiKey, KeyKind, KeyStore, require_kind
 from producers.query import QueryService, scope_of
@@ -65,15 +64,7 @@ def run_query(settings: Settings, sql: str, key: str | None = None) -> dict[str,
 
 
 def _through_collector(http_addr: str, key: str, sql: str) -> dict[str, Any]:
-    try:
-        response = httpx.post(
-            f"http://{http_addr}/v1/query",
-            json={"sql": sql},
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=120,
-        )
-    except httpx.HTTPError as exc:
-        raise QueryFailed(f"the running collector at {http_addr} did not answer: {exc}") from exc
+    response = post_to_pipeline(http_addr, "/v1/query", key, {"sql": sql}, timeout=120, failure=QueryFailed)
     body = response.json()
     if response.status_code != 200:
         raise QueryFailed(body.get("error", response.text))

@@ -14,7 +14,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from feedback.remote import error_of
+from feedback.remote import error_of, post_to_pipeline
 from operations.rejoin import rejoin_all
 from producers.app import bearer_token
 from producers.keys import KeyKind, KeyStore, require_kind
@@ -39,10 +39,8 @@ class RejoinEndpoint:
 
 def rejoin_remote(http_addr: str, admin_key: str) -> int:
     """Ask the running pipeline to rejoin; raises RuntimeError with its error."""
-    response = httpx.post(
-        f"http://{http_addr}/v1/rejoin",
-        headers={"Authorization": f"Bearer {admin_key}"},
-        timeout=httpx.Timeout(30, read=None),
+    response = post_to_pipeline(
+        http_addr, "/v1/rejoin", admin_key, timeout=httpx.Timeout(30, read=None), failure=RuntimeError
     )
     if response.status_code != 200:
         raise RuntimeError(error_of(response))
