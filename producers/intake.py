@@ -172,7 +172,11 @@ def accept_events(
             continue
         # An EventIn holds plain values only (no nested models): its fields are the dump.
         record = dict(checked.__dict__)
-        record.update(tenant_id=tenant, sent_at=sent_at, received_at=received_at, ts=ts, received_via=received_via)
+        # ``redacted``: nothing yet; the collector's redaction (producers/record_redaction.py) says
+        # what it replaced, so every accepted record is a whole EVENT record
+        record.update(
+            tenant_id=tenant, sent_at=sent_at, received_at=received_at, ts=ts, received_via=received_via, redacted=[]
+        )
         intake.accept(index, record)
     return intake
 
@@ -187,6 +191,8 @@ def accept_traces(items: list[Any], tenant: str, received_at: int) -> Intake:
             intake.rejected.append(checked)
             continue
         record = checked.model_dump()
-        record.update(tenant_id=tenant, received_at=received_at, timestamp=record["timestamp"] or received_at)
+        record.update(
+            tenant_id=tenant, received_at=received_at, timestamp=record["timestamp"] or received_at, redacted=[]
+        )
         intake.accept(index, record)
     return intake

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import threading
+import uuid
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from feedback.services import make_worker
 from runtime.kafka import ensure_topics
+from runtime.migrations import migrate
 from runtime.settings import Settings
 from tests.conftest import KEYS
 from tests.helpers import event, free_port, new_id, wait_for
@@ -52,8 +54,13 @@ def _metric(text: str, name: str, labels: str) -> float:
 def test_two_processes_share_the_port_and_lose_nothing(
     tmp_path: Path, kafka_settings: Settings, clickhouse: Client
 ) -> None:
-    settings = kafka_settings.model_copy(update={"topic_prefix": f"procs-{new_id()}."})
+    # topics and a database of its own: the session's database is what the replay tests rebuild
+    # from the session's topics
+    settings = kafka_settings.model_copy(
+        update={"topic_prefix": f"procs-{new_id()}.", "clickhouse_database": f"procs_{uuid.uuid4().hex[:8]}"}
+    )
     ensure_topics(settings)
+    migrate(clickhouse, settings.clickhouse_database)
     port = free_port()
     env = feedback_env(
         FEEDBACK_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
