@@ -121,9 +121,9 @@ SELECT {", ".join(_rejoin_value(name) for name in EVENT_COLUMNS)}
 FROM
 (
     SELECT * FROM {{db}}.events_log FINAL
-    WHERE sign = 1 AND NOT trace_joined AND (tenant_id, event_id) IN
+    WHERE sign = 1 AND NOT trace_joined AND (tenant_id, toStartOfHour(ts), event_id) IN
     (
-        SELECT tenant_id, event_id FROM {{db}}.events_log
+        SELECT tenant_id, toStartOfHour(ts), event_id FROM {{db}}.events_log
         WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
           AND sign = 1 AND NOT trace_joined
     )
@@ -150,6 +150,10 @@ class BulkTraceWriter:
         """Store the batch's new traces and rejoin the events waiting for them. Raises BulkRefused
         (a newer report of a stored trace: the slow path replaces it) or Backpressure."""
         self._stage.load(framed)
+        return self.store_staged()
+
+    def store_staged(self) -> list[str]:
+        """Store what the stage table holds (see ``BulkEventWriter.store_staged``)."""
         if self._stage.count(self._re_reports):
             raise BulkRefused("a stored trace is reported again")
         self._stage.run(self._insert)
