@@ -65,7 +65,7 @@ README_QUERIES = {
     "readme_hallucinated_by_prompt": "SELECT prompt_version, sum(opinions) AS hallucinated "
     "FROM reasons_hourly WHERE reason = 'hallucinated' GROUP BY prompt_version ORDER BY hallucinated DESC",
     "readme_tool_failures_punished": "SELECT tool_failed, latency_s >= 5 AS slow, "
-    "sum(thumbs_down) / sum(thumbs) AS down_rate, sum(thumbs) AS thumbs "
+    "sum(thumbs_down) / sum(thumbs) AS down_rate, sum(thumbs) AS thumbed "
     "FROM thumbs_hourly WHERE trace_joined GROUP BY tool_failed, slow",
     "ratings_current_one_message": "SELECT rater_kind, rater, thumb, reasons, rating FROM ratings_current "
     "WHERE message_id = '{message}'",
@@ -231,8 +231,8 @@ def measure_size(
         generator = RandomIds(seed=size % 1000 + 3, run=f"g{ws.run_id}")
         produced = produce(ws.settings, fresh_workload(generator, settings["stream"]))
         worker = drain(ws, engine, produced.events, timeout_s=900)
-    timings = in_child(time_queries, str(engine), size, QUERY_RUNS, settings["dashboard"])
     console.print(f"  worker {worker}")
+    timings = in_child(time_queries, str(engine), size, QUERY_RUNS, settings["dashboard"])
     return {
         "worker_events_per_s": rounded(worker["events_per_s"], 0),
         "worker_batch_p99_ms": worker["batch_p99_ms"],

@@ -6,8 +6,10 @@
 -- of the stored copy's ts; a replay from Kafka carries the very same ts). Monthly partitions let an
 -- operator drop or move old months, and let FINAL (the `events` view) merge within a month only.
 --
--- A sort key cannot be altered in place: the rows are copied into a table of the new layout, which
--- then takes the name (EXCHANGE is atomic). Columns, indexes and projections come from the table as
+-- A sort key cannot be altered in place: the live rows (FINAL: a cancelled version and its cancel row
+-- sum to zero everywhere, so they are left behind) are copied into a table of the new layout, which
+-- then takes the name (EXCHANGE is atomic). Copying the cancel rows too would be wrong: a collapsing
+-- table keeps a pair whose cancel row comes first, and a copy does not keep their order. Columns, indexes and projections come from the table as
 -- it is (`AS`). Idempotent: a re-run copies only rows not copied yet. Run with the workers stopped (the
 -- workers apply pending migrations when they start, before consuming).
 CREATE TABLE IF NOT EXISTS {database}.events_log_by_time AS {database}.events_log
@@ -17,8 +19,8 @@ ORDER BY (tenant_id, toStartOfHour(ts), event_id, version)
 SETTINGS non_replicated_deduplication_window = 10000, deduplicate_merge_projection_mode = 'rebuild';
 
 INSERT INTO {database}.events_log_by_time
-SELECT * FROM {database}.events_log
-WHERE (tenant_id, event_id, version, sign) NOT IN
+SELECT * FROM {database}.events_log FINAL
+WHERE sign = 1 AND (tenant_id, event_id, version, sign) NOT IN
       (SELECT tenant_id, event_id, version, sign FROM {database}.events_log_by_time);
 
 EXCHANGE TABLES {database}.events_log AND {database}.events_log_by_time;
