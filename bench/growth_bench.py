@@ -232,7 +232,7 @@ def measure_size(
         produced = produce(ws.settings, fresh_workload(generator, settings["stream"]))
         worker = drain(ws, engine, produced.events, timeout_s=900)
     console.print(f"  worker {worker}")
-    timings = in_child(time_queries, str(engine), size, QUERY_RUNS, settings["dashboard"])
+    timings = in_child(time_queries, str(engine), size, settings["runs"], settings["dashboard"])
     return {
         "worker_events_per_s": rounded(worker["events_per_s"], 0),
         "worker_batch_p99_ms": worker["batch_p99_ms"],
@@ -257,6 +257,7 @@ def run(console: Console) -> dict[str, Any]:
     settings = {
         "stream": int(os.environ.get("FEEDBACK_BENCH_GROWTH_STREAM", "300000")),
         "dashboard": os.environ.get("FEEDBACK_BENCH_GROWTH_DASHBOARD", "1") != "0",
+        "runs": int(os.environ.get("FEEDBACK_BENCH_GROWTH_RUNS", str(QUERY_RUNS))),
     }
     # history spans SPAN_DAYS at the largest default size: every size is the most recent part of it
     history = History.spanning(max(*DEFAULT_SIZES, *sizes), SPAN_DAYS)

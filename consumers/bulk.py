@@ -84,8 +84,10 @@ FROM (SELECT * FROM {stage} LIMIT 1 BY tenant_id, event_id) AS s
 LEFT JOIN
 (
     SELECT tenant_id, trace_id, {dimensions}
-    FROM {db}.traces_log FINAL
+    FROM {db}.traces_log
     WHERE sign = 1 AND (tenant_id, trace_id) IN (SELECT tenant_id, assumeNotNull(trace_id) FROM {stage})
+    ORDER BY version DESC
+    LIMIT 1 BY tenant_id, trace_id
 ) AS t ON s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id
 WHERE (s.tenant_id, s.event_id) NOT IN
 (
@@ -94,6 +96,8 @@ WHERE (s.tenant_id, s.event_id) NOT IN
 )
 SETTINGS join_use_nulls = 1
 """
+# The trace of an event is its report with the highest live version: a newer report always has a
+# higher version and cancels the older (no FINAL, which merged every granule its random ids touch).
 
 
 class BulkRefused(Exception):

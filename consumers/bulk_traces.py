@@ -13,6 +13,7 @@ from __future__ import annotations
 from clickhouse_connect.driver.client import Client
 
 from consumers.bulk import AvroStage, BulkRefused
+from consumers.event_time import after_traces
 from consumers.frames import Framed
 from consumers.opinions import mend_sql
 from consumers.ranges import out_of_range_sql
@@ -125,16 +126,35 @@ FROM
     (
         SELECT tenant_id, toStartOfHour(ts), event_id FROM {{db}}.events_log
         WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
-          AND sign = 1 AND NOT trace_joined
+          AND sign = 1 AND NOT trace_joined AND {after_traces(STAGE)}
     )
 ) AS e
 ARRAY JOIN [-1, 1] AS s
 INNER JOIN
 (
     SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
-    FROM {{db}}.traces_log FINAL
+    FROM {{db}}.traces_log
     WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS}
+    ORDER BY version DESC
+    LIMIT 1 BY tenant_id, trace_id
 ) AS t ON e.tenant_id = t.tenant_id AND e.trace_id = t.trace_id
+"""
+
+
+# Whether any event still waits for the batch's traces (read from the hours that can hold them): the
+# rejoin, whose join reads the batch's traces again, runs only then.
+EVENTS_WAIT = f"""
+SELECT count() FROM {{db}}.events_log
+WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
+  AND sign = 1 AND NOT trace_joined AND {after_traces(STAGE)}
+"""
+# Whether any explicit event (joined by now or not) points at the batch's traces: only then can an
+# opinion wait for them, and the move of opinions (a bloom-filter pass over opinions_log) is needed.
+# Joined ones count too: a crash between the rejoin and the move is mended when the batch is read again.
+OPINIONS_MAY_WAIT = f"""
+SELECT count() FROM {{db}}.events_log
+WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
+  AND type IN ('thumbs', 'rating') AND {after_traces(STAGE)}
 """
 
 
@@ -145,6 +165,8 @@ class BulkTraceWriter:
         self._insert = INSERT_TRACES.format(db=database)
         self._rejoin = REJOIN.format(db=database)
         self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
+        self._opinions_may_wait = OPINIONS_MAY_WAIT.format(db=database)
+        self._events_wait = EVENTS_WAIT.format(db=database)
 
     def write(self, framed: list[Framed]) -> list[str]:
         """Store the batch's new traces and rejoin the events waiting for them. Raises BulkRefused
@@ -159,6 +181,8 @@ class BulkTraceWriter:
         self._stage.run(self._insert)
         # Every trace of the batch, not only the new ones: a crash between storing a trace and
         # rejoining its events is mended when the batch is read again.
-        self._stage.run(self._rejoin)
-        self._stage.run(self._opinions)
+        if self._stage.count(self._events_wait):
+            self._stage.run(self._rejoin)
+        if self._stage.count(self._opinions_may_wait):
+            self._stage.run(self._opinions)
         return []

@@ -12,6 +12,16 @@ and a resend is recognised whenever its ``ts`` lies within an hour of the stored
 from __future__ import annotations
 
 NEAR_HOURS = 1  # a resend's ts may differ from the stored copy's by up to this many hours
+# Feedback on a response comes after it: an event's ts precedes its trace's timestamp only by the
+# difference of the two clocks (the collector's, the LLM backend's). A trace's arrival looks for the
+# events waiting for it from this long before its timestamp on (docs/contract.md §7).
+EVENT_BEFORE_TRACE_HOURS = 24
+
+
+def after_traces(stage: str) -> str:
+    """The condition on an ``events_log`` row's ``ts`` that can hold the events of the traces in
+    ``stage`` (its sort key then reads those hours on, not the whole history)."""
+    return f"ts >= (SELECT min(timestamp) FROM {stage}) - toIntervalHour({EVENT_BEFORE_TRACE_HOURS})"
 
 
 def near_hours(source: str, where: str = "1") -> str:

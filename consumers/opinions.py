@@ -131,8 +131,10 @@ ARRAY JOIN [-1, 1] AS s
 INNER JOIN
 (
     SELECT tenant_id, trace_id, {", ".join(OPINION_DIMENSIONS)}
-    FROM {{db}}.traces_log FINAL
+    FROM {{db}}.traces_log
     WHERE sign = 1 AND (tenant_id, trace_id) IN {{keys}}
+    ORDER BY version DESC
+    LIMIT 1 BY tenant_id, trace_id
 ) AS t ON o.tenant_id = t.tenant_id AND o.trace_id = t.trace_id
 """
 

@@ -244,7 +244,9 @@ class Stats:
                 }
             )
         has_scores = self.catalog.has("quality_scores_hourly")
-        if has_scores:
+        # Before any fit every score is NULL: skip the score series, which regroups every response's
+        # signals (response_signals) and so grows with the whole history.
+        if has_scores and self._select(*q.any_score_model(), scope).result_rows[0][0]:
             scores = {(r["t"], r["model_version"]): r["mean_score"] for r in self._rows(q.score_series(f), scope)}
             for version, points in series.items():
                 for point in points:

@@ -109,6 +109,11 @@ def score_series(f: Filters) -> Query:
     return Query(sql, f.parameters())
 
 
+def any_score_model() -> Query:
+    """Whether a quality score was fitted (that the scope can see): without one, no score exists."""
+    return Query("SELECT count() > 0 FROM score_models", {})
+
+
 def first_appearances(f: Filters) -> Query:
     """Where a model_version or prompt_version first appears (over all time), if inside the range."""
     scope = " AND ".join(f.scope_conditions(versions=False)) or "1"
