@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help install up test test-unit test-integration test-sdk sdk-build lint typecheck bench kafka-start kafka-stop tools clean
+.PHONY: help install up test test-unit test-integration test-sdk sdk-build lint typecheck bench bench-growth kafka-start kafka-stop tools clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ test: install tools lint typecheck sdk-build ## The whole suite, starting every 
 
 bench: install ## The benchmarks; writes bench/results.json
 	$(BIN)/python -m bench
+
+bench-growth: install ## Cost as history grows: worker and queries at 0, 10M, 50M events (FEEDBACK_BENCH_GROWTH_SIZES); writes bench/growth.json
+	$(BIN)/python -m bench.growth_bench
 
 kafka-start: install ## Start the local Kafka broker (detached)
 	$(BIN)/feedback kafka start

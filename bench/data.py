@@ -65,6 +65,9 @@ class Generator:
     def trace_id(self, trace_index: int) -> str:
         return f"{self.run}-t{trace_index}"
 
+    def message_id(self, trace_index: int) -> str:
+        return f"{self.run}-m{trace_index}"
+
     def conversation_id(self, trace_index: int) -> str:
         return f"{self.run}-c{trace_index // TRACES_PER_CONVERSATION}"
 
@@ -78,7 +81,7 @@ class Generator:
             "timestamp": self.now_ms - rng.randrange(0, 5_000),
             "conversation_id": self.conversation_id(trace_index),
             "trace_id": self.trace_id(trace_index),
-            "message_id": f"{self.run}-m{trace_index}",
+            "message_id": self.message_id(trace_index),
             "session_id": f"{self.run}-s{trace_index // 30}",
             "user_id": f"u{rng.randrange(5_000)}",
         }
@@ -123,7 +126,7 @@ class Generator:
         item: dict[str, Any] = {
             "trace_id": self.trace_id(trace_index),
             "conversation_id": self.conversation_id(trace_index),
-            "message_id": f"{self.run}-m{trace_index}",
+            "message_id": self.message_id(trace_index),
             "timestamp": self.now_ms - rng.randrange(5_000, 10_000),
             "model": model,
             "model_version": version,

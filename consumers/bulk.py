@@ -19,6 +19,7 @@ from consumers.announcements import RECORD
 from consumers.clickhouse_errors import is_data_error
 from consumers.erased import stage_condition
 from consumers.errors import Backpressure
+from consumers.event_time import near_hours
 from consumers.frames import Framed
 from consumers.opinions import record_sql
 from consumers.outcome import Written
@@ -76,16 +77,20 @@ FROM (SELECT * FROM {STAGE} LIMIT 1 BY tenant_id, event_id) AS s
 LEFT JOIN
 (
     SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
-    FROM {{db}}.traces_log FINAL
+    FROM {{db}}.traces_log
     WHERE sign = 1 AND (tenant_id, trace_id) IN (SELECT tenant_id, assumeNotNull(trace_id) FROM {STAGE})
+    ORDER BY version DESC
+    LIMIT 1 BY tenant_id, trace_id
 ) AS t ON s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id
 WHERE (s.tenant_id, s.event_id) NOT IN
 (
     SELECT tenant_id, event_id FROM {{db}}.events_log
-    WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM {STAGE})
+    WHERE (tenant_id, toStartOfHour(ts), event_id) IN {near_hours(STAGE)}
 )
 SETTINGS join_use_nulls = 1
 """
+# The trace of an event is its report with the highest live version: a newer report always has a
+# higher version and cancels the older (no FINAL, which merged every granule its random ids touch).
 
 
 class BulkRefused(Exception):
@@ -182,12 +187,16 @@ class BulkEventWriter:
         # every explicit event of the batch, stored now or before: a crash between the two inserts
         # is mended when the batch is read again (consumers/opinions.py)
         self._opinions = record_sql(
-            database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))"
+            database,
+            f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))",
+            near_hours(STAGE, "type IN ('thumbs', 'rating')"),
         )
         # likewise every derived-type event of the batch (consumers/superseded.py)
         derivable = ", ".join(f"'{kind}'" for kind in sorted(DERIVED_TYPES))
         self._supersede = supersede_sql(
-            database, f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ({derivable}))"
+            database,
+            f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ({derivable}))",
+            near_hours(STAGE, f"type IN ({derivable})"),
         )
 
     def write(self, framed: list[Framed]) -> Written:
@@ -195,6 +204,11 @@ class BulkEventWriter:
         to announce them (``consumers.announcements``). Raises BulkRefused (take the slow path) or
         Backpressure."""
         self._stage.load(framed)
+        return self.store_staged()
+
+    def store_staged(self) -> Written:
+        """Store what the stage table holds (``write`` loads it from Avro; the growth bench's history
+        loader fills it in SQL, so history goes through these very statements)."""
         self._stage.run(f"TRUNCATE TABLE {FRESH}")
         self._stage.run(self._insert)
         self._stage.run(self._keep_fresh)

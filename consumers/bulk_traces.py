@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from consumers.bulk import AvroStage, BulkRefused
 from consumers.erased import stage_condition
+from consumers.event_time import after_traces
 from consumers.frames import Framed
 from consumers.opinions import mend_sql
 from consumers.outcome import Written
@@ -96,20 +97,39 @@ SELECT {", ".join(_rejoin_value(name) for name in EVENT_COLUMNS)}
 FROM
 (
     SELECT * FROM {{db}}.events_log FINAL
-    WHERE sign = 1 AND NOT trace_joined AND (tenant_id, event_id) IN
+    WHERE sign = 1 AND NOT trace_joined AND (tenant_id, toStartOfHour(ts), event_id) IN
     (
-        SELECT tenant_id, event_id FROM {{db}}.events_log
+        SELECT tenant_id, toStartOfHour(ts), event_id FROM {{db}}.events_log
         WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
-          AND sign = 1 AND NOT trace_joined
+          AND sign = 1 AND NOT trace_joined AND {after_traces(STAGE)}
     )
 ) AS e
 ARRAY JOIN [-1, 1] AS s
 INNER JOIN
 (
     SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
-    FROM {{db}}.traces_log FINAL
+    FROM {{db}}.traces_log
     WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS}
+    ORDER BY version DESC
+    LIMIT 1 BY tenant_id, trace_id
 ) AS t ON e.tenant_id = t.tenant_id AND e.trace_id = t.trace_id
+"""
+
+
+# Whether any event still waits for the batch's traces (read from the hours that can hold them): the
+# rejoin, whose join reads the batch's traces again, runs only then.
+EVENTS_WAIT = f"""
+SELECT count() FROM {{db}}.events_log
+WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
+  AND sign = 1 AND NOT trace_joined AND {after_traces(STAGE)}
+"""
+# Whether any explicit event (joined by now or not) points at the batch's traces: only then can an
+# opinion wait for them, and the move of opinions (a bloom-filter pass over opinions_log) is needed.
+# Joined ones count too: a crash between the rejoin and the move is mended when the batch is read again.
+OPINIONS_MAY_WAIT = f"""
+SELECT count() FROM {{db}}.events_log
+WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
+  AND type IN ('thumbs', 'rating') AND {after_traces(STAGE)}
 """
 
 
@@ -127,12 +147,18 @@ class BulkTraceWriter:
         # one insert: each event's cancel row and its joined next version in the same block
         self._keep_rejoined = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {REJOINED}"
         self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
+        self._opinions_may_wait = OPINIONS_MAY_WAIT.format(db=database)
+        self._events_wait = EVENTS_WAIT.format(db=database)
 
     def write(self, framed: list[Framed]) -> Written:
         """Store the batch's new traces and rejoin the events waiting for them: how many of each.
         Raises BulkRefused (a newer report of a stored trace: the slow path replaces it) or
         Backpressure."""
         self._stage.load(framed)
+        return self.store_staged()
+
+    def store_staged(self) -> Written:
+        """Store what the stage table holds (see ``BulkEventWriter.store_staged``)."""
         re_reports, new = self._stage.counts(self._counts)
         if re_reports:
             raise BulkRefused("a stored trace is reported again")
@@ -140,8 +166,10 @@ class BulkTraceWriter:
         # Every trace of the batch, not only the new ones: a crash between storing a trace and
         # rejoining its events is mended when the batch is read again.
         self._stage.run(f"TRUNCATE TABLE {REJOINED}")
-        self._stage.run(self._rejoin)
-        self._stage.run(self._keep_rejoined)
-        self._stage.run(self._opinions)
+        if self._stage.count(self._events_wait):
+            self._stage.run(self._rejoin)
+            self._stage.run(self._keep_rejoined)
+        if self._stage.count(self._opinions_may_wait):
+            self._stage.run(self._opinions)
         rejoined = self._stage.count(f"SELECT count() FROM {REJOINED}") // 2
         return Written(new, rejoined=rejoined, erased=self._stage.erased)

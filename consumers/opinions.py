@@ -68,7 +68,7 @@ FROM
         FROM
         (
             SELECT * FROM {{db}}.events_log
-            WHERE (tenant_id, event_id) IN {{keys}} AND sign = 1 AND type IN ('thumbs', 'rating')
+            WHERE (tenant_id, event_id) IN {{keys}} AND {{near}} AND sign = 1 AND type IN ('thumbs', 'rating')
             ORDER BY version DESC
             LIMIT 1 BY tenant_id, event_id
         )
@@ -80,7 +80,8 @@ FROM
         SELECT {", ".join(f"{name} AS c_{name}" for name in OPINION_COLUMNS)}
         FROM {{db}}.opinions_log
         WHERE (tenant_id, message_id) IN
-              (SELECT tenant_id, ifNull(message_id, '') FROM {{db}}.events_log WHERE (tenant_id, event_id) IN {{keys}})
+              (SELECT tenant_id, ifNull(message_id, '') FROM {{db}}.events_log
+               WHERE (tenant_id, event_id) IN {{keys}} AND {{near}})
           AND sign = 1
         ORDER BY c_version DESC
         LIMIT 1 BY {", ".join(f"c_{name}" for name in OPINION_KEY)}
@@ -130,15 +131,20 @@ ARRAY JOIN [-1, 1] AS s
 INNER JOIN
 (
     SELECT tenant_id, trace_id, {", ".join(OPINION_DIMENSIONS)}
-    FROM {{db}}.traces_log FINAL
+    FROM {{db}}.traces_log
     WHERE sign = 1 AND (tenant_id, trace_id) IN {{keys}}
+    ORDER BY version DESC
+    LIMIT 1 BY tenant_id, trace_id
 ) AS t ON o.tenant_id = t.tenant_id AND o.trace_id = t.trace_id
 """
 
 
-def record_sql(database: str, keys: str) -> str:
-    """Make the current opinions of the events in ``keys`` (a subquery of tenant_id, event_id) current."""
-    return RECORD.format(db=database, keys=keys)
+def record_sql(database: str, keys: str, near: str | None = None) -> str:
+    """Make the current opinions of the events in ``keys`` (a subquery of tenant_id, event_id) current.
+    ``near``: a subquery of (tenant_id, hour, event_id) that holds those events' hours
+    (``consumers.event_time.near_hours``), so the lookups read those hours of ``events_log`` only."""
+    pruned = "1" if near is None else f"(tenant_id, toStartOfHour(ts), event_id) IN {near}"
+    return RECORD.format(db=database, keys=keys, near=pruned)
 
 
 def mend_sql(database: str, keys: str, ids: str) -> str:

@@ -143,13 +143,16 @@ class ClickHouseStore:
         # Candidates without FINAL first (cheap; may include events joined since, whose first
         # version is not merged away yet), then the current rows of those few by primary key.
         candidates = self._rows(
-            f"SELECT DISTINCT tenant_id, event_id FROM {self.database}.events_log "
+            f"SELECT DISTINCT tenant_id, event_id, toUnixTimestamp(toStartOfHour(ts)) FROM {self.database}.events_log "
             f"WHERE trace_id IN {IDS} AND (tenant_id, trace_id) IN {KEYS} AND sign = 1 AND NOT trace_joined",
             keys,
         )
+        # their hours: events_log sorts by tenant and hour before event_id (consumers/event_time.py)
+        hours = ", ".join(sorted({f"toDateTime({int(row[2])}, 'UTC')" for row in candidates})) or "NULL"
         return self._rows(
             f"SELECT {self._event_cols} FROM {self.database}.events_log FINAL "
-            f"WHERE (tenant_id, event_id) IN {KEYS} AND sign = 1 AND NOT trace_joined",
+            f"WHERE (tenant_id, event_id) IN {KEYS} AND toStartOfHour(ts) IN ({hours}) AND sign = 1 "
+            "AND NOT trace_joined",
             [(row[0], row[1]) for row in candidates],
         )
 

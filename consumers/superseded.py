@@ -23,37 +23,48 @@ from schemas.vocabulary import DERIVED_TYPES
 TYPES = ", ".join(f"'{kind}'" for kind in sorted(DERIVED_TYPES))
 DERIVED = "origin = 'derived'"
 
-# ``{keys}``: a subquery of (tenant_id, event_id) pairs, the batch's events. Candidates are found
-# by trace_id first (what the bloom-filter index can skip granules with), then read FINAL by key.
+# ``{keys}``: a subquery of (tenant_id, event_id) pairs, the batch's events; ``{near}`` prunes the
+# lookup of those events to their hours (``consumers.event_time``). Their responses' other
+# derived-type signals are looked for by trace_id (the bloom-filter index) within ``WINDOW_DAYS``
+# of the batch's event times: a derived signal is made within a day of its response
+# (``FEEDBACK_DERIVE_LOOKBACK_S``), and a client signal is about the same response. Then the
+# superseded rows are read FINAL by their sort key (tenant, hour, event_id).
+WINDOW_DAYS = 2
 SUPERSEDE = """
 INSERT INTO {db}.events_log ({columns})
 WITH
     batch AS (
-        SELECT DISTINCT tenant_id, assumeNotNull(trace_id) AS trace_id, type FROM {db}.events_log
-        WHERE (tenant_id, event_id) IN {keys} AND type IN ({types}) AND trace_id IS NOT NULL
+        SELECT DISTINCT tenant_id, assumeNotNull(trace_id) AS trace_id, type, ts FROM {db}.events_log
+        WHERE {near} AND (tenant_id, event_id) IN {keys} AND type IN ({types}) AND trace_id IS NOT NULL
     ),
     near AS (
-        SELECT tenant_id, event_id, assumeNotNull(trace_id) AS trace_id, type, origin FROM {db}.events_log
+        SELECT tenant_id, event_id, toStartOfHour(ts) AS hour, assumeNotNull(trace_id) AS trace_id, type, origin
+        FROM {db}.events_log
         WHERE trace_id IN (SELECT trace_id FROM batch) AND type IN ({types}) AND sign = 1
-            AND (tenant_id, assumeNotNull(trace_id), type) IN batch
+            AND ts >= (SELECT min(ts) FROM batch) - toIntervalDay({window})
+            AND ts <= (SELECT max(ts) FROM batch) + toIntervalDay({window})
+            AND (tenant_id, assumeNotNull(trace_id), type) IN (SELECT tenant_id, trace_id, type FROM batch)
     ),
     superseded AS (
-        SELECT tenant_id, event_id FROM near
+        SELECT tenant_id, hour, event_id FROM near
         WHERE {derived}
             AND (tenant_id, trace_id, type) IN (SELECT tenant_id, trace_id, type FROM near WHERE NOT {derived})
     )
 SELECT {cancel}
 FROM {db}.events_log FINAL
-WHERE (tenant_id, event_id) IN superseded AND sign = 1
+WHERE (tenant_id, toStartOfHour(ts), event_id) IN superseded AND sign = 1
 """
 
 
-def supersede_sql(database: str, keys: str) -> str:
+def supersede_sql(database: str, keys: str, near: str | None = None) -> str:
     """The statement that cancels the derived signals superseded by a client signal, for the
-    responses of the events ``keys`` names (idempotent)."""
+    responses of the events ``keys`` names (idempotent). ``near``: a subquery of (tenant_id, hour,
+    event_id) holding those events' hours (``consumers.event_time.near_hours``)."""
     return SUPERSEDE.format(
         db=database,
         keys=keys,
+        near="1" if near is None else f"(tenant_id, toStartOfHour(ts), event_id) IN {near}",
+        window=WINDOW_DAYS,
         types=TYPES,
         derived=DERIVED,
         columns=", ".join(EVENT_COLUMNS),

@@ -244,7 +244,9 @@ class Stats:
                 }
             )
         has_scores = self.catalog.has("quality_scores_hourly")
-        if has_scores:
+        # Before any fit every score is NULL: skip the score series, which regroups every response's
+        # signals (response_signals) and so grows with the whole history.
+        if has_scores and self._select(*q.any_score_model(), scope).result_rows[0][0]:
             scores = {(r["t"], r["model_version"]): r["mean_score"] for r in self._rows(q.score_series(f), scope)}
             for version, points in series.items():
                 for point in points:
@@ -331,9 +333,14 @@ class Stats:
 
     def _worst(self, f: q.Filters, limit: int, scope: ReadScope) -> list[dict[str, Any]]:
         """Worst first: most negative current opinions (thumbs down, ratings of 1-2), then most
-        regenerates and rephrases, then fewest thumbs up, then the latest. Three small queries
-        (candidates, their signals, their current opinions): inlined CTEs would recompute."""
-        keys = [row[0] for row in self._select(*q.worst_candidates(f, 4 * limit), scope).result_rows]
+        regenerates and rephrases, then fewest thumbs up, then the latest. Four small queries
+        (how many responses have each number of negative signals, so that only those that can be
+        in the pool are ranked; the candidates; their signals; their current opinions): inlined
+        CTEs would recompute."""
+        pool = 4 * limit
+        histogram = [(int(n), int(r)) for n, r in self._select(*q.worst_threshold(f), scope).result_rows]
+        floor = q.worst_floor(histogram, pool)
+        keys = [row[0] for row in self._select(*q.worst_candidates(f, pool, floor), scope).result_rows]
         if not keys:
             return []
         rows = self._rows(q.candidate_signals(f, keys), scope)

@@ -109,6 +109,11 @@ def score_series(f: Filters) -> Query:
     return Query(sql, f.parameters())
 
 
+def any_score_model() -> Query:
+    """Whether a quality score was fitted (that the scope can see): without one, no score exists."""
+    return Query("SELECT count() > 0 FROM score_models", {})
+
+
 def first_appearances(f: Filters) -> Query:
     """Where a model_version or prompt_version first appears (over all time), if inside the range."""
     scope = " AND ".join(f.scope_conditions(versions=False)) or "1"
@@ -236,15 +241,64 @@ def alerts(f: Filters, limit: int = 50) -> Query:
     return Query(sql, {**f.parameters(), "limit": limit})
 
 
-def worst_candidates(f: Filters, pool: int) -> Query:
-    """The first pass of the worst-first list: every response of the range ranked by a 64-bit key
-    and four signed sums of ``events_log`` (what ``events`` shows, without the FINAL that would
-    merge every row), so the memory stays small over millions of responses. The ``pool`` keys
-    with the most negative signals are the candidates."""
+# An event that counts against its response in the worst-first ranking (with its sign, it nets out
+# when cancelled).
+NEGATIVE = "((type = 'thumbs' AND thumb = 'down') OR (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2))"
+
+
+def _negatives_per_response(f: Filters) -> str:
+    """Per response (a 64-bit key) of the range, its negative signals: read from the negative events
+    only (PREWHERE: a few columns of every row, the rest of the few rows that match)."""
+    return f"""
+        SELECT cityHash64(tenant_id, message_id) AS key, sum(sign) AS negatives
+        FROM events_log
+        PREWHERE {NEGATIVE}
+        WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)}
+        GROUP BY key
+        HAVING negatives > 0"""
+
+
+def worst_threshold(f: Filters) -> Query:
+    """How many responses of the range have each number of negative signals (one row per number,
+    a handful): the first pass of the worst-first list, which finds the fewest negatives the pool
+    can hold (``worst_floor``)."""
+    sql = f"""
+        SELECT negatives, count() AS responses
+        FROM ({_negatives_per_response(f)})
+        GROUP BY negatives
+        ORDER BY negatives DESC"""
+    return Query(sql, f.parameters())
+
+
+def worst_floor(histogram: list[tuple[int, int]], pool: int) -> int:
+    """The largest ``k`` such that at least ``pool`` responses have ``k`` negative signals or more
+    (``histogram``: (negatives, responses), most negatives first); 0 when fewer responses have any.
+    The ``pool`` worst responses all have at least ``k`` (the ranking sorts by negatives first), so
+    the candidates are ranked among those alone, which gives the same pool as ranking them all."""
+    covered = 0
+    for negatives, responses in histogram:
+        covered += responses
+        if covered >= pool:
+            return int(negatives)
+    return 0
+
+
+def worst_candidates(f: Filters, pool: int, floor: int = 0) -> Query:
+    """The second pass of the worst-first list: the responses of the range with at least ``floor``
+    negative signals (all of them when 0) ranked by a 64-bit key and four signed sums of
+    ``events_log`` (what ``events`` shows, without the FINAL that would merge every row), so the
+    memory stays small over millions of responses. The ``pool`` keys with the most negative
+    signals are the candidates."""
+    among = (
+        f"AND cityHash64(tenant_id, message_id) IN (SELECT key FROM ({_negatives_per_response(f)}) "
+        "WHERE negatives >= {floor:UInt32})"
+        if floor > 0
+        else ""
+    )
     sql = f"""
         SELECT cityHash64(tenant_id, message_id) AS key
         FROM events_log
-        WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)}
+        WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)} {among}
         GROUP BY key
         HAVING sum(sign) > 0
         ORDER BY sum(sign * (type = 'thumbs' AND thumb = 'down'))
@@ -253,7 +307,7 @@ def worst_candidates(f: Filters, pool: int) -> Query:
             sum(sign * (type = 'thumbs' AND thumb = 'up')) ASC,
             max(ts) DESC, key
         LIMIT {{pool:UInt32}}"""
-    return Query(sql, {**f.parameters(), "pool": pool})
+    return Query(sql, {**f.parameters(), "pool": pool, "floor": floor})
 
 
 def candidate_signals(f: Filters, keys: list[int]) -> Query:

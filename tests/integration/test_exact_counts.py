@@ -228,6 +228,7 @@ def test_the_aggregate_views_read_their_projections(pipeline: RunningPipeline) -
     for view, projections in (
         ("quality_hourly", {"quality_hourly_opinions", "quality_hourly_events", "quality_hourly_responses"}),
         ("reasons_hourly", {"reasons_hourly_opinions"}),
+        ("thumbs_hourly", {"thumbs_hourly_events"}),
         ("ratings_current", {f"{pipeline.settings.clickhouse_database}.opinions_log"}),
     ):
         plan = "\n".join(row[0] for row in pipeline.rows(f"EXPLAIN SELECT * FROM {view}"))

@@ -107,7 +107,9 @@ def test_every_query_is_parameterised_never_formatted_with_values() -> None:
         q.signal_series(f),
         q.filter_values(f),
         q.alerts(f),
+        q.worst_threshold(f),
         q.worst_candidates(f, 40),
+        q.worst_candidates(f, 40, 2),
         q.current_opinions([(hostile, hostile)]),
         q.reasons_and_comments([hostile], [hostile], hostile),
         q.traces_of([hostile], hostile, 100),
@@ -202,3 +204,14 @@ def test_unknown_views_answer_none_and_optional_tables_degrade() -> None:
     health = stats.view("health", {}, ADMIN)
     assert health is not None
     assert health["kafka"] == {"error": "no Kafka probe configured"}
+
+
+def test_the_worst_pool_needs_only_responses_with_enough_negatives() -> None:
+    # (negatives, responses), most negatives first: 3 with 4, 10 with 2, 500 with 1
+    histogram = [(4, 3), (2, 10), (1, 500)]
+    assert q.worst_floor(histogram, 3) == 4
+    assert q.worst_floor(histogram, 4) == 2
+    assert q.worst_floor(histogram, 13) == 2
+    assert q.worst_floor(histogram, 14) == 1
+    assert q.worst_floor(histogram, 514) == 0  # fewer responses with any: rank them all
+    assert q.worst_floor([], 40) == 0
