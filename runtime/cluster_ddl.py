@@ -57,6 +57,8 @@ _ON_LOCAL = re.compile(
 _DROP_TABLE = re.compile(rf"^DROP\s+TABLE\s+(?P<ie>IF\s+EXISTS\s+)?(?P<name>{_NAME})(?P<tail>.*)$", re.I | re.S)
 _DROP_OTHER = re.compile(rf"^DROP\s+(?:VIEW|DICTIONARY|FUNCTION)\s+(?:IF\s+EXISTS\s+)?(?P<name>{_NAME})", re.I | re.S)
 _INSERT = re.compile(r"^INSERT\s+INTO\s", re.I)
+_AS_TABLE = re.compile(rf"^AS\s+(?P<source>{_NAME})\s+", re.I | re.S)
+_EXCHANGE = re.compile(rf"^EXCHANGE\s+TABLES\s+(?P<a>{_NAME})\s+AND\s+(?P<b>{_NAME})\s*$", re.I | re.S)
 _ENGINE = re.compile(r"^ENGINE\s*=\s*(?P<engine>\w+)\s*", re.I)
 _ORDER_BY = re.compile(r"\bORDER\s+BY\s+", re.I)
 _CLAUSE = re.compile(r"\b(?:PRIMARY\s+KEY|PARTITION\s+BY|SAMPLE\s+BY|TTL|SETTINGS|COMMENT)\b", re.I)
@@ -119,6 +121,8 @@ class ClusterDDL:
             return self._drop_table(match)
         if match := _DROP_OTHER.match(text):
             return [self._after(text, match.end("name"))]
+        if match := _EXCHANGE.match(text):
+            return [self._exchange(match)]
         if _INSERT.match(text):
             return [text]
         raise ClusterDDLError(f"no cluster form for the statement {_head(text)!r}: {_SUPPORTED}")
@@ -128,8 +132,10 @@ class ClusterDDL:
     def _create_table(self, text: str, match: re.Match[str]) -> list[str]:
         name = self._qualified(match.group("name"))
         rest = text[match.end() :]
+        if as_table := _AS_TABLE.match(rest):
+            return self._create_table_as(name, match.group("ine") or "", as_table, rest[as_table.end() :])
         if not rest.startswith("("):
-            raise ClusterDDLError(f"{name}: only CREATE TABLE with a column list has a cluster form")
+            raise ClusterDDLError(f"{name}: only CREATE TABLE with a column list or AS a table has a cluster form")
         close = _closing(rest, 0)
         columns, tail = rest[1:close], rest[close + 1 :].strip()
         engine = _ENGINE.match(tail)
@@ -144,20 +150,45 @@ class ClusterDDL:
         after = tail[engine.end() :]
         if _AS_SELECT.search(after):
             raise ClusterDDLError(f"{name}: CREATE TABLE … AS SELECT would fill every shard: create, then INSERT")
-        args = ""
-        if after.startswith("("):
-            end = _closing(after, 0)
-            args, after = after[1:end].strip(), after[end + 1 :]
         local = self._local(name)
         database, table = _split(local)
-        replicated = f"'/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}'" + (f", {args}" if args else "")
-        settings = _DEDUP_WINDOW.sub("replicated_deduplication_window", after)
+        engine_clause = _replicated(local, kind, after)
         self.sharding[name] = sharding_key(columns, after, name)
         return [
-            f"{head}{local} {self.on_cluster}\n({columns})\nENGINE = Replicated{kind}({replicated}){settings}",
+            f"{head}{local} {self.on_cluster}\n({columns})\n{engine_clause}",
             f"{head}{name} {self.on_cluster}\nAS {local}\n"
             f"ENGINE = Distributed('{self.cluster}', '{database}', '{table}', {self.sharding[name]})",
         ]
+
+    def _create_table_as(self, name: str, ine: str, as_table: re.Match[str], tail: str) -> list[str]:
+        """``CREATE TABLE t AS s ENGINE = …MergeTree …``: the columns (indexes, projections) of a
+        sharded ``s``: ``t_local`` as ``s_local`` with the Replicated engine, ``t`` Distributed
+        alike, sharded as ``s``."""
+        source = self._qualified(as_table.group("source"))
+        engine = _ENGINE.match(tail)
+        if source not in self.sharded or engine is None or not engine.group("engine").endswith("MergeTree"):
+            raise ClusterDDLError(f"{name}: CREATE TABLE … AS has a cluster form for a sharded MergeTree table only")
+        kind, after = engine.group("engine"), tail[engine.end() :]
+        local = self._local(name)
+        database, table = _split(local)
+        engine_clause = _replicated(local, kind, after)
+        self.sharding[name] = self.sharding[source]
+        head = f"CREATE TABLE {ine}"
+        return [
+            f"{head}{local} {self.on_cluster}\nAS {self._local(source)}\n{engine_clause}",
+            f"{head}{name} {self.on_cluster}\nAS {local}\n"
+            f"ENGINE = Distributed('{self.cluster}', '{database}', '{table}', {self.sharding[name]})",
+        ]
+
+    def _exchange(self, match: re.Match[str]) -> str:
+        """Two sharded tables swap their local tables (each Distributed table reads its local name,
+        which now holds the other's rows); anything else swaps as it is."""
+        a, b = self._qualified(match.group("a")), self._qualified(match.group("b"))
+        if a in self.sharded and b in self.sharded:
+            return f"EXCHANGE TABLES {self._local(a)} AND {self._local(b)} {self.on_cluster}"
+        if a in self.sharded or b in self.sharded:
+            raise ClusterDDLError(f"EXCHANGE TABLES {a} AND {b}: one is sharded, the other is not")
+        return f"EXCHANGE TABLES {a} AND {b} {self.on_cluster}"
 
     # CREATE MATERIALIZED VIEW ------------------------------------------------------------------
 
@@ -219,9 +250,22 @@ class ClusterDDL:
 
 
 _SUPPORTED = (
-    "CREATE TABLE/VIEW/MATERIALIZED VIEW (with TO)/DICTIONARY/FUNCTION, ALTER TABLE, INSERT, "
+    "CREATE TABLE (columns, or AS a sharded table)/VIEW/MATERIALIZED VIEW (with TO)/DICTIONARY/FUNCTION, "
+    "ALTER TABLE, EXCHANGE TABLES, INSERT, "
     "DELETE FROM, TRUNCATE, OPTIMIZE, DROP TABLE/VIEW/DICTIONARY/FUNCTION"
 )
+
+
+def _replicated(local: str, kind: str, after: str) -> str:
+    """The Replicated form of ``ENGINE = <kind>`` for table ``local``, ``after`` the engine's name
+    (its arguments, then ORDER BY and the other clauses): Keeper path by shard, replica by macro."""
+    args = ""
+    if after.startswith("("):
+        end = _closing(after, 0)
+        args, after = after[1:end].strip(), after[end + 1 :]
+    database, table = _split(local)
+    replicated = f"'/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}'" + (f", {args}" if args else "")
+    return f"ENGINE = Replicated{kind}({replicated}){_DEDUP_WINDOW.sub('replicated_deduplication_window', after)}"
 
 
 def sharding_key(columns: str, after_engine: str, table: str) -> str:

@@ -52,6 +52,27 @@ def test_a_merge_tree_table_becomes_a_replicated_local_table_and_a_distributed_o
     )
 
 
+def test_a_table_made_as_a_sharded_one_and_swapped_in_swaps_the_local_tables() -> None:
+    """sql/0030: a new layout made AS the table, filled, then EXCHANGEd with it."""
+    cluster = ddl()
+    cluster.rewrite(EVENTS)
+    local, distributed = cluster.rewrite(
+        "CREATE TABLE IF NOT EXISTS db.by_time AS db.events_log\nENGINE = CollapsingMergeTree(sign)\n"
+        "PARTITION BY toYYYYMM(ts) ORDER BY (tenant_id, event_id)\nSETTINGS non_replicated_deduplication_window = 10"
+    )
+    assert local == (
+        "CREATE TABLE IF NOT EXISTS db.by_time_local ON CLUSTER 'prod'\nAS db.events_log_local\n"
+        "ENGINE = ReplicatedCollapsingMergeTree('/clickhouse/tables/{shard}/db/by_time_local', '{replica}', sign)\n"
+        "PARTITION BY toYYYYMM(ts) ORDER BY (tenant_id, event_id)\nSETTINGS replicated_deduplication_window = 10"
+    )
+    assert distributed.endswith(f"ENGINE = Distributed('prod', 'db', 'by_time_local', {CONVERSATION_SHARDING})")
+    assert cluster.rewrite("EXCHANGE TABLES db.events_log AND db.by_time") == [
+        "EXCHANGE TABLES db.events_log_local AND db.by_time_local ON CLUSTER 'prod'"
+    ]
+    with pytest.raises(ClusterDDLError, match="sharded MergeTree table only"):
+        cluster.rewrite("CREATE TABLE db.x AS db.unknown ENGINE = MergeTree ORDER BY tuple()")
+
+
 def test_the_sharding_key_is_the_kafka_message_key() -> None:
     # one conversation: one partition (one worker) and one shard, both from the same bytes
     assert message_key({"tenant_id": "t", "conversation_id": "c"}) == b"t/c"
