@@ -111,6 +111,7 @@ def event_rows_sql(history: History, start: int, count: int) -> str:
         "dwell_ms": "if(kind = 'dwell', toInt64(200 + intDiv(h, 7) % 59800), NULL)",
         "properties": "if(intDiv(h, 13) % 10 < 3, map('page', '/chat', 'locale', 'en-GB'), map())",
         "received_via": "'http'",
+        "redacted": "CAST([], 'Array(String)')",
     }
     assert list(columns) == list(EVENT_STAGE_COLUMNS), "the stage's columns changed: update the loader"
     kind = (
@@ -163,6 +164,7 @@ def trace_rows_sql(history: History, first: int, count: int, late: bool | None =
         "input_text": "concat('How do I reset my password on device ', toString(t % 1000), '?')",
         "output_text": "concat('Open Settings, then Account, then Reset password (step ', toString(t % 7), ').')",
         "properties": "CAST(map(), 'Map(String, String)')",
+        "redacted": "CAST([], 'Array(String)')",
     }
     assert list(columns) == list(TRACE_STAGE_COLUMNS), "the stage's columns changed: update the loader"
     where = "" if late is None else f"WHERE (t % {LATE_EVERY} = 0) = {'true' if late else 'false'}"
