@@ -136,11 +136,7 @@ class Eraser:
             for table in self._tables
             if table.conversation_column and table.user_match
         ]
-        if naming:
-            self._command(
-                f"{target} SELECT DISTINCT {t}, 'conversation', id, {u}, {at} FROM ({' UNION ALL '.join(naming)}) "
-                f"WHERE id != ''"
-            )
+        self._record(target, "conversation", naming, t, u, at)
         conversations = self._erased(t, u, "conversation")
         of_conversations = [
             f"SELECT {table.trace_column} AS id FROM {self._db}.{table.name} "
@@ -148,12 +144,16 @@ class Eraser:
             for table in self._tables
             if table.conversation_column and table.trace_column
         ]
-        if of_conversations:
-            self._command(
-                f"{target} SELECT DISTINCT {t}, 'trace', assumeNotNull(id), {u}, {at} "
-                f"FROM ({' UNION ALL '.join(of_conversations)}) WHERE ifNull(id, '') != ''"
-            )
+        self._record(target, "trace", of_conversations, t, u, at)
         return int(self._value(f"SELECT uniqExact(id) FROM {conversations}"))
+
+    def _record(self, target: str, kind: str, selects: list[str], t: str, u: str, at: str) -> None:
+        """Record as erased ids of ``kind`` every id the ``selects`` (each a SELECT of ``id``) find."""
+        if selects:
+            self._command(
+                f"{target} SELECT DISTINCT {t}, '{kind}', assumeNotNull(id), {u}, {at} "
+                f"FROM ({' UNION ALL '.join(selects)}) WHERE ifNull(id, '') != ''"
+            )
 
     def _erased(self, t: str, u: str, kind: str) -> str:
         return f"(SELECT id FROM {self._db}.{ERASED_IDS} WHERE tenant_id = {t} AND kind = '{kind}' AND user_id = {u})"
