@@ -26,11 +26,12 @@ from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS
 from consumers.stage_columns import stage_columns
+from consumers.superseded import TYPES as DERIVED_SQL
 from consumers.superseded import supersede_sql
 from schemas.bounds import COLUMN_TYPES
 from schemas.catalog import SchemaVersion
 from schemas.ocf import container
-from schemas.vocabulary import DERIVED_TYPES, EVENT_TYPES, EXPLICIT_TYPES
+from schemas.vocabulary import EVENT_TYPES, EXPLICIT_TYPES
 
 STAGE = "feedback_stage_events"
 # The newest event reader schema as ClickHouse reads it from Avro (``consumers.stage_columns``).
@@ -192,11 +193,10 @@ class BulkEventWriter:
             near_hours(STAGE, "type IN ('thumbs', 'rating')"),
         )
         # likewise every derived-type event of the batch (consumers/superseded.py)
-        derivable = ", ".join(f"'{kind}'" for kind in sorted(DERIVED_TYPES))
         self._supersede = supersede_sql(
             database,
-            f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ({derivable}))",
-            near_hours(STAGE, f"type IN ({derivable})"),
+            f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ({DERIVED_SQL}))",
+            near_hours(STAGE, f"type IN ({DERIVED_SQL})"),
         )
 
     def write(self, framed: list[Framed]) -> Written:

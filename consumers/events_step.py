@@ -19,7 +19,7 @@ from consumers.opinions import OPINION_TYPES
 from consumers.outcome import Outcome
 from consumers.records import decode_one_by_one
 from consumers.rows import EVENT_INDEX, event_row
-from consumers.step import FastPathStep, dropped_erased
+from consumers.step import FastPathStep, without_erased
 from consumers.store import Key
 from schemas.vocabulary import DERIVED_TYPES, EXPLICIT_TYPES
 
@@ -41,10 +41,7 @@ class Events(FastPathStep):
         """Each event once (by tenant and event_id): new ones stored, joined to their trace when
         it is known; the others are duplicates (stored before, or repeated in the batch). Events
         of erased users are dropped first."""
-        kept = self._store.without_erased(events)
-        erased = len(events) - len(kept)
-        dropped_erased(self.kind, erased)
-        events = kept
+        events, erased = without_erased(self._store, self.kind, events)
         unique: dict[Key, dict[str, Any]] = {}
         for event in events:
             unique.setdefault((event["tenant_id"], event["event_id"]), event)

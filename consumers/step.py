@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from confluent_kafka import Message
@@ -95,6 +95,16 @@ class FastPathStep(ABC):
         if self.kind == "events":
             return Outcome(events=stored, duplicates=duplicates, erased=erased)
         return Outcome(traces=stored, duplicates=duplicates, rejoined=written.rejoined, erased=erased)
+
+
+def without_erased(
+    store: ClickHouseStore, kind: str, records: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """The decoded records but those of erased users (``consumers.erased``), and how many were
+    dropped (counted: not errors, not dead letters)."""
+    kept = store.without_erased(records)
+    dropped_erased(kind, len(records) - len(kept))
+    return kept, len(records) - len(kept)
 
 
 def dropped_erased(kind: str, count: int) -> None:

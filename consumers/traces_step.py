@@ -21,7 +21,7 @@ from consumers.rows import (
     trace_row,
     trace_version,
 )
-from consumers.step import FastPathStep, dropped_erased
+from consumers.step import FastPathStep, without_erased
 from consumers.store import Key
 
 SIGN = TRACE_INDEX["sign"]
@@ -42,10 +42,7 @@ class Traces(FastPathStep):
     def one_by_one(self, batch: Batch) -> Outcome:
         traces, invalid = decode_one_by_one("trace", batch.trace_frames, self._decoder, batch.origin)
         self._sink.send(invalid)
-        kept = self._store.without_erased(traces)
-        erased = len(traces) - len(kept)
-        dropped_erased(self.kind, erased)
-        traces = kept
+        traces, erased = without_erased(self._store, self.kind, traces)
         done = Outcome(invalid=len(invalid), erased=erased)
         if not traces:
             return done

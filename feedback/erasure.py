@@ -34,7 +34,7 @@ from clickhouse_connect.driver.binding import format_query_value
 from clickhouse_connect.driver.client import Client
 
 from consumers.write_locks import EVERY_SHARD, locks_of
-from runtime.cluster_ddl import LOCAL_SUFFIX
+from runtime.cluster_ddl import rows_target
 from runtime.personal_data import ERASED_IDS, PERSONAL_TABLES, PersonalTable
 from runtime.settings import Settings
 
@@ -193,14 +193,11 @@ class Eraser:
         return removed
 
     def _delete(self, table: PersonalTable, where: str) -> str:
-        """The mutation removing ``where``'s rows: on a cluster, of every shard's local table (a
-        Distributed table takes no mutation), whose WHERE reads ``erased_ids`` through its
-        Distributed table, so the mutation must be allowed to read another table."""
-        if self._cluster is None:
-            return f"ALTER TABLE {self._db}.{table.name} DELETE WHERE {where} SETTINGS mutations_sync = 2"
+        """The mutation removing ``where``'s rows. On a cluster its WHERE reads ``erased_ids``
+        through a Distributed table, so the mutation must be allowed to read another table."""
+        settings = "mutations_sync = 2" + (", allow_nondeterministic_mutations = 1" if self._cluster else "")
         return (
-            f"ALTER TABLE {self._db}.{table.name}{LOCAL_SUFFIX} ON CLUSTER '{self._cluster}' DELETE WHERE {where} "
-            "SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1"
+            f"ALTER TABLE {rows_target(self._db, table.name, self._cluster)} DELETE WHERE {where} SETTINGS {settings}"
         )
 
     def _value(self, sql: str) -> Any:

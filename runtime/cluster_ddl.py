@@ -74,6 +74,14 @@ class ClusterDDLError(ConfigError):
     """A migration statement that has no cluster form here (the statement is named)."""
 
 
+def rows_target(database: str, table: str, cluster: str | None) -> str:
+    """Where a statement on a table's stored rows (a mutation, a TTL) goes: the table itself on one
+    server; on a cluster, every shard's local table (a Distributed table holds no rows)."""
+    if cluster is None:
+        return f"{database}.{table}"
+    return f"{database}.{table}{LOCAL_SUFFIX} ON CLUSTER '{check_cluster_name(cluster)}'"
+
+
 def check_cluster_name(cluster: str) -> str:
     if not CLUSTER_NAME.match(cluster):
         raise ConfigError(

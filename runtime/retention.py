@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import structlog
 from clickhouse_connect.driver.client import Client
 
-from runtime.cluster_ddl import LOCAL_SUFFIX
+from runtime.cluster_ddl import LOCAL_SUFFIX, rows_target
 from runtime.personal_data import PERSONAL_TABLES, PersonalTable
 
 log = structlog.get_logger(__name__)
@@ -36,9 +36,7 @@ def ttl_statement(database: str, table: PersonalTable, days: int, cluster: str |
     shard's local table (the Distributed table holds no rows)."""
     if days < 0:
         raise ValueError(f"FEEDBACK_RETENTION_DAYS: must be 0 (keep for ever) or more, got {days}")
-    target = f"{database}.{table.name}"
-    if cluster is not None:
-        target = f"{target}{LOCAL_SUFFIX} ON CLUSTER '{cluster}'"
+    target = rows_target(database, table.name, cluster)
     if days == 0:
         return f"ALTER TABLE {target} REMOVE TTL"
     return f"ALTER TABLE {target} MODIFY TTL {ttl_expression(table, days)}"
