@@ -40,7 +40,7 @@ from bench.dashboard_bench import measure as measure_dashboard
 from bench.data import EVENTS_PER_TRACE, Generator
 from bench.growth_history import History, load
 from bench.lag import GroupLag
-from bench.processes import Service
+from bench.processes import Service, tree_cpu_s
 from bench.stats import percentile, ratio, rounded
 from bench.worker_bench import in_child
 from bench.workspace import BOOTSTRAP, Workspace
@@ -133,13 +133,16 @@ def drain(ws: Workspace, engine: Path, events: int, timeout_s: float) -> dict[st
     )
     service = Service("worker", ["worker", "--group", group], env)
     finished_at: float | None = None
+    cpu_s = 0.0
     try:
         service.start()
         service.wait_until(lambda: service.first_line_with("worker.assigned") is not None, 300, "assignment")
+        cpu_at_start = tree_cpu_s(service.pid)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if lag.progress().done():
                 finished_at = time.monotonic()
+                cpu_s = tree_cpu_s(service.pid) - cpu_at_start
                 break
             if not service.alive():
                 break
@@ -157,6 +160,10 @@ def drain(ws: Workspace, engine: Path, events: int, timeout_s: float) -> dict[st
     return {
         "complete": finished_at is not None,
         "events_per_s": events / seconds if finished_at is not None else None,
+        # the worker's own CPU (its ClickHouse engine's merges included), steadier than the clock
+        # on a shared machine
+        "events_per_cpu_s": events / cpu_s if finished_at is not None and cpu_s > 0 else None,
+        "cpu_s": round(cpu_s, 1),
         "seconds": seconds,
         "batches": len(batches),
         "batch_p50_ms": rounded(percentile([s * 1000 for s, _ in batches], 50)),
