@@ -60,8 +60,8 @@ def test_the_worst_pool_from_responses_with_enough_negatives_equals_ranking_them
     pipeline.wait_rows("SELECT 1 FROM events WHERE tenant_id = {t:String}", len(events), t=tenant)
     f = parse_filters({"from": "7d", "tenant": tenant}, ADMIN)
 
-    def keys(sql: str, parameters: dict[str, object]) -> list[int]:
-        return [row[0] for row in pipeline.client.query(sql, parameters=parameters).result_rows]
+    def keys(sql: str, parameters: dict[str, object]) -> list[str]:
+        return [row[1] for row in pipeline.client.query(sql, parameters=parameters).result_rows]
 
     histogram = [tuple(row) for row in pipeline.client.query(*q.worst_threshold(f)).result_rows]
     assert histogram == [(3, 6), (2, 6), (1, 6)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,3 +216,17 @@ def test_the_worst_pool_needs_only_responses_with_enough_negatives() -> None:
     assert q.worst_floor(histogram, 14) == 1
     assert q.worst_floor(histogram, 514) == 0  # fewer responses with any: rank them all
     assert q.worst_floor([], 40) == 0
+
+
+def test_the_worst_list_names_its_expressions_as_the_projection_does() -> None:
+    """ClickHouse answers the worst-first list from the ``responses_hourly_events`` projection only
+    when each expression is spelled as there (else it reads every event, with the same result)."""
+    projection = (Path(__file__).resolve().parents[3] / "sql" / "0080_responses_hourly.sql").read_text()
+    for expression in (q.NEGATIVE, q.THUMB_UP, q.RESPONSE_KEY, q.RESPONSE_ID, "anyIf(trace_id, trace_id IS NOT NULL)"):
+        assert expression in projection, expression
+    for kind in q.SIGNAL_COUNTS:
+        assert f"sum(sign * (type = '{kind}'))" in projection, kind
+    f = parse_filters({"feature": "x"}, ADMIN, NOW)
+    for query in (q.worst_threshold(f), q.worst_candidates(f, 40, 2)):
+        assert "toStartOfHour(ts) >= " in query.sql
+        assert " ts >= " not in query.sql
