@@ -338,9 +338,9 @@ class Stats:
         in the pool are ranked; the candidates with their signals; their current opinions): inlined
         CTEs would recompute."""
         pool = 4 * limit
-        histogram = [(int(n), int(r)) for n, r in self._select(*q.worst_threshold(f), scope).result_rows]
-        floor = q.worst_floor(histogram, pool)
-        rows = self._rows(q.worst_candidates(f, pool, floor), scope)
+        histogram = [(int(n), int(r), list(k)) for n, r, k in self._select(*q.worst_threshold(f), scope).result_rows]
+        floor = q.worst_floor([(n, r) for n, r, _ in histogram], pool)
+        rows = self._rows(q.worst_candidates(f, pool, floor, q.worst_keys(histogram, floor)), scope)
         if not rows:
             return []
         opinions = {

@@ -270,16 +270,33 @@ def _negatives_per_response(f: Filters) -> str:
         HAVING negatives > 0"""
 
 
+# At most this many response keys come back with the first pass, per number of negative signals:
+# the second pass then names its candidates rather than grouping the negatives again.
+WORST_KEYS_MAX = 100_000
+
+
 def worst_threshold(f: Filters) -> Query:
     """How many responses of the range have each number of negative signals (one row per number,
-    a handful): the first pass of the worst-first list, which finds the fewest negatives the pool
-    can hold (``worst_floor``)."""
+    a handful), with their keys where there are at most ``WORST_KEYS_MAX``: the first pass of the
+    worst-first list, which finds the fewest negatives the pool can hold (``worst_floor``)."""
     sql = f"""
-        SELECT negatives, count() AS responses
+        SELECT negatives, count() AS responses,
+            if(responses <= {WORST_KEYS_MAX}, groupArray({WORST_KEYS_MAX})(key), []) AS keys
         FROM ({_negatives_per_response(f)})
         GROUP BY negatives
         ORDER BY negatives DESC"""
     return Query(sql, f.parameters())
+
+
+def worst_keys(histogram: list[tuple[int, int, list[int]]], floor: int) -> list[int] | None:
+    """The keys of the responses with at least ``floor`` negative signals, when the first pass
+    returned them all (else None: the second pass finds them again)."""
+    if floor <= 0:
+        return None
+    chosen = [(responses, keys) for negatives, responses, keys in histogram if negatives >= floor]
+    if sum(responses for responses, _ in chosen) > WORST_KEYS_MAX or any(len(k) != r for r, k in chosen):
+        return None
+    return [key for _, keys in chosen for key in keys]
 
 
 def worst_floor(histogram: list[tuple[int, int]], pool: int) -> int:
@@ -295,19 +312,22 @@ def worst_floor(histogram: list[tuple[int, int]], pool: int) -> int:
     return 0
 
 
-def worst_candidates(f: Filters, pool: int, floor: int = 0) -> Query:
+def worst_candidates(f: Filters, pool: int, floor: int = 0, keys: list[int] | None = None) -> Query:
     """The second pass of the worst-first list: the responses of the range with at least ``floor``
     negative signals (all of them when 0), ranked by signed sums of ``events_log`` (what ``events``
     shows, without the FINAL that would merge every row) — most negative signals, then most
     regenerates and rephrases, then fewest thumbs up, then the latest signal, then the key — with
     their ids, trace and signal counts in the range: the ``pool`` first are the candidates. Every
     expression is one of the ``responses_hourly_events`` projection's, so ClickHouse reads its
-    groups (about one per response and hour) rather than every event."""
-    among = (
-        f"AND {RESPONSE_KEY} IN (SELECT key FROM ({_negatives_per_response(f)}) WHERE negatives >= {{floor:UInt32}})"
-        if floor > 0
-        else ""
-    )
+    groups (about one per response and hour) rather than every event. ``keys``: those responses'
+    keys, when the first pass has them (``worst_keys``)."""
+    if keys is not None:
+        among = f"AND {RESPONSE_KEY} IN {{keys:Array(UInt64)}}"
+    elif floor > 0:
+        enough = f"SELECT key FROM ({_negatives_per_response(f)}) WHERE negatives >= {{floor:UInt32}}"
+        among = f"AND {RESPONSE_KEY} IN ({enough})"
+    else:
+        among = ""
     counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
     names = ", ".join(SIGNAL_COUNTS.values())
     sql = f"""
@@ -328,7 +348,7 @@ def worst_candidates(f: Filters, pool: int, floor: int = 0) -> Query:
             ORDER BY negatives DESC, retries DESC, ups ASC, latest DESC, key
             LIMIT {{pool:UInt32}}
         )"""
-    return Query(sql, {**f.parameters(), "pool": pool, "floor": floor})
+    return Query(sql, {**f.parameters(), "pool": pool, "floor": floor, "keys": keys or []})
 
 
 def current_opinions(responses: list[tuple[str, str]]) -> Query:

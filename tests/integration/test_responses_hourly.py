@@ -85,8 +85,8 @@ def test_responses_hourly_equals_events_through_a_resend_a_rejoin_and_an_erasure
     # the worst-first list, from the projection, ranks and counts them as events do
     f = parse_filters({"from": "2d", "feature": feature}, ADMIN)
     histogram = _query(pipeline, q.worst_threshold(f))
-    assert histogram == [(1, 2)]
-    listed = _query(pipeline, q.worst_candidates(f, 10, q.worst_floor(histogram, 10)))
+    assert [(n, r, len(k)) for n, r, k in histogram] == [(1, 2, 2)]
+    listed = _query(pipeline, q.worst_candidates(f, 10, q.worst_floor([(1, 2)], 10)))
     # tied on negatives: more regenerates and rephrases first
     assert [(row[1], row[2], row[5], row[7]) for row in listed] == [
         (kept_msg, kept_trace, 1, 1),
@@ -137,6 +137,7 @@ def test_the_worst_list_and_the_view_read_the_projection(clickhouse: Client, bas
     client = base_settings.clickhouse().connect(database=database)
     f = parse_filters({"from": "7d", "feature": "", "tenant": "acme"}, ADMIN)  # the row inserted above
     queries = [q.worst_threshold(f), q.worst_candidates(f, 200), q.worst_candidates(f, 200, 2)]
+    queries.append(q.worst_candidates(f, 200, 2, [0]))
     queries.append(q.Query("SELECT * FROM responses_hourly WHERE hour >= now() - INTERVAL 1 DAY", {}))
     for sql, parameters in queries:
         plan = client.query(f"EXPLAIN {sql}", parameters=parameters).result_rows

@@ -111,6 +111,7 @@ def test_every_query_is_parameterised_never_formatted_with_values() -> None:
         q.worst_threshold(f),
         q.worst_candidates(f, 40),
         q.worst_candidates(f, 40, 2),
+        q.worst_candidates(f, 40, 2, [1, 2]),
         q.current_opinions([(hostile, hostile)]),
         q.reasons_and_comments([hostile], [hostile], hostile),
         q.traces_of([hostile], hostile, 100),
@@ -230,3 +231,11 @@ def test_the_worst_list_names_its_expressions_as_the_projection_does() -> None:
     for query in (q.worst_threshold(f), q.worst_candidates(f, 40, 2)):
         assert "toStartOfHour(ts) >= " in query.sql
         assert " ts >= " not in query.sql
+
+
+def test_worst_keys_only_when_the_first_pass_returned_every_candidate() -> None:
+    histogram = [(3, 2, [11, 12]), (2, 3, [21, 22, 23]), (1, 500_000, [])]
+    assert q.worst_keys(histogram, 3) == [11, 12]
+    assert q.worst_keys(histogram, 2) == [11, 12, 21, 22, 23]
+    assert q.worst_keys(histogram, 1) is None  # too many: found again by the second pass
+    assert q.worst_keys(histogram, 0) is None  # every response is a candidate
