@@ -1,22 +1,23 @@
 -- Signals per response and hour (issue 16: the worst-responses list over millions of events). The
 -- list ranked every message of the range from events_log's rows, which grows with every event of
 -- the range. An aggregate projection of events_log, written with each insert in the same part as
--- the rows (like quality_hourly's), keeps per tenant x hour x negative-or-not x message x feature x
+-- the rows (like quality_hourly's), keeps per tenant x negative-or-not x hour x message x feature x
 -- model_version x prompt_version the signed counts the ranking and the list show. Being part of
 -- events_log it is exact through everything that happens to the rows: a deduplicated resend or
 -- replay writes no part (so no counts either), a rejoin's cancel row nets its old dimensions to
 -- zero, erasure and retention remove rows and the counts with them (a mutation rebuilds the
--- projection). Negative-or-not is a key so that the first pass (how many responses have each number
--- of negative signals) reads the negative rows' few groups only. Parts written before this
--- migration get it from the MATERIALIZE below (a mutation that runs in the background; until then
--- the queries read those parts' rows, with the same result). Idempotent.
+-- projection). Negative-or-not is a key, before the hour, so that the first pass (how many
+-- responses have each number of negative signals) reads the range's negative groups only, in one
+-- run. Parts written before this migration get it from the MATERIALIZE below (a mutation that runs
+-- in the background; until then the queries read those parts' rows, with the same result).
+-- Idempotent.
 ALTER TABLE {database}.events_log
     ADD PROJECTION IF NOT EXISTS responses_hourly_events
     (
         SELECT
             tenant_id,
-            toStartOfHour(ts),
             (type = 'thumbs' AND ifNull(thumb, '') = 'down') OR (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2),
+            toStartOfHour(ts),
             cityHash64(tenant_id, ifNull(message_id, '')),
             ifNull(message_id, ''),
             ifNull(feature, ''),
@@ -36,8 +37,8 @@ ALTER TABLE {database}.events_log
             anyIf(trace_id, trace_id IS NOT NULL)
         GROUP BY
             tenant_id,
-            toStartOfHour(ts),
             (type = 'thumbs' AND ifNull(thumb, '') = 'down') OR (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2),
+            toStartOfHour(ts),
             cityHash64(tenant_id, ifNull(message_id, '')),
             ifNull(message_id, ''),
             ifNull(feature, ''),
