@@ -333,17 +333,16 @@ class Stats:
 
     def _worst(self, f: q.Filters, limit: int, scope: ReadScope) -> list[dict[str, Any]]:
         """Worst first: most negative current opinions (thumbs down, ratings of 1-2), then most
-        regenerates and rephrases, then fewest thumbs up, then the latest. Four small queries
+        regenerates and rephrases, then fewest thumbs up, then the latest. Three small queries
         (how many responses have each number of negative signals, so that only those that can be
-        in the pool are ranked; the candidates; their signals; their current opinions): inlined
+        in the pool are ranked; the candidates with their signals; their current opinions): inlined
         CTEs would recompute."""
         pool = 4 * limit
-        histogram = [(int(n), int(r)) for n, r in self._select(*q.worst_threshold(f), scope).result_rows]
-        floor = q.worst_floor(histogram, pool)
-        keys = [row[0] for row in self._select(*q.worst_candidates(f, pool, floor), scope).result_rows]
-        if not keys:
+        histogram = [(int(n), int(r), list(k)) for n, r, k in self._select(*q.worst_threshold(f), scope).result_rows]
+        floor = q.worst_floor([(n, r) for n, r, _ in histogram], pool)
+        rows = self._rows(q.worst_candidates(f, pool, floor, q.worst_keys(histogram, floor)), scope)
+        if not rows:
             return []
-        rows = self._rows(q.candidate_signals(f, keys), scope)
         opinions = {
             (o["tenant_id"], o["message_id"]): o
             for o in self._rows(q.current_opinions([(r["tenant_id"], r["message_id"]) for r in rows]), scope)

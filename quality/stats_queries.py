@@ -242,32 +242,61 @@ def alerts(f: Filters, limit: int = 50) -> Query:
 
 
 # An event that counts against its response in the worst-first ranking (with its sign, it nets out
-# when cancelled).
-NEGATIVE = "((type = 'thumbs' AND thumb = 'down') OR (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2))"
+# when cancelled). Spelled exactly as in the ``responses_hourly_events`` projection of events_log
+# (sql/0080_responses_hourly.sql): ClickHouse answers from the projection only when each expression
+# of the query is one of the projection's (a unit test holds the two texts alike).
+NEGATIVE = "(type = 'thumbs' AND ifNull(thumb, '') = 'down') OR (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2)"
+THUMB_UP = "type = 'thumbs' AND ifNull(thumb, '') = 'up'"
+# A response: its 64-bit key (small to group and compare), and its message id (ids are never empty,
+# docs/contract.md §2, so '' is an event without one).
+RESPONSE_KEY = "cityHash64(tenant_id, ifNull(message_id, ''))"
+RESPONSE_ID = "ifNull(message_id, '')"
+
+
+def _hourly_where(f: Filters) -> str:
+    """The range on the hour of ``ts`` (the projection's grain; the range is whole hours, so the
+    same events as on ``ts``) and the scope, for the events of a response."""
+    return f"{RESPONSE_ID} != '' AND {f.where('toStartOfHour(ts)', nullable=True)}"
 
 
 def _negatives_per_response(f: Filters) -> str:
-    """Per response (a 64-bit key) of the range, its negative signals: read from the negative events
-    only (PREWHERE: a few columns of every row, the rest of the few rows that match)."""
+    """Per response of the range (its key), its negative signals: read from the negative groups of
+    the projection only (a key of it)."""
     return f"""
-        SELECT cityHash64(tenant_id, message_id) AS key, sum(sign) AS negatives
+        SELECT {RESPONSE_KEY} AS key, sum(sign) AS negatives
         FROM events_log
-        PREWHERE {NEGATIVE}
-        WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)}
+        WHERE ({NEGATIVE}) AND {_hourly_where(f)}
         GROUP BY key
         HAVING negatives > 0"""
 
 
+# At most this many response keys come back with the first pass, per number of negative signals:
+# the second pass then names its candidates rather than grouping the negatives again.
+WORST_KEYS_MAX = 100_000
+
+
 def worst_threshold(f: Filters) -> Query:
     """How many responses of the range have each number of negative signals (one row per number,
-    a handful): the first pass of the worst-first list, which finds the fewest negatives the pool
-    can hold (``worst_floor``)."""
+    a handful), with their keys where there are at most ``WORST_KEYS_MAX``: the first pass of the
+    worst-first list, which finds the fewest negatives the pool can hold (``worst_floor``)."""
     sql = f"""
-        SELECT negatives, count() AS responses
+        SELECT negatives, count() AS responses,
+            if(responses <= {WORST_KEYS_MAX}, groupArray({WORST_KEYS_MAX})(key), []) AS keys
         FROM ({_negatives_per_response(f)})
         GROUP BY negatives
         ORDER BY negatives DESC"""
     return Query(sql, f.parameters())
+
+
+def worst_keys(histogram: list[tuple[int, int, list[int]]], floor: int) -> list[int] | None:
+    """The keys of the responses with at least ``floor`` negative signals, when the first pass
+    returned them all (else None: the second pass finds them again)."""
+    if floor <= 0:
+        return None
+    chosen = [(responses, keys) for negatives, responses, keys in histogram if negatives >= floor]
+    if sum(responses for responses, _ in chosen) > WORST_KEYS_MAX or any(len(k) != r for r, k in chosen):
+        return None
+    return [key for _, keys in chosen for key in keys]
 
 
 def worst_floor(histogram: list[tuple[int, int]], pool: int) -> int:
@@ -283,47 +312,43 @@ def worst_floor(histogram: list[tuple[int, int]], pool: int) -> int:
     return 0
 
 
-def worst_candidates(f: Filters, pool: int, floor: int = 0) -> Query:
+def worst_candidates(f: Filters, pool: int, floor: int = 0, keys: list[int] | None = None) -> Query:
     """The second pass of the worst-first list: the responses of the range with at least ``floor``
-    negative signals (all of them when 0) ranked by a 64-bit key and four signed sums of
-    ``events_log`` (what ``events`` shows, without the FINAL that would merge every row), so the
-    memory stays small over millions of responses. The ``pool`` keys with the most negative
-    signals are the candidates."""
-    among = (
-        f"AND cityHash64(tenant_id, message_id) IN (SELECT key FROM ({_negatives_per_response(f)}) "
-        "WHERE negatives >= {floor:UInt32})"
-        if floor > 0
-        else ""
-    )
-    sql = f"""
-        SELECT cityHash64(tenant_id, message_id) AS key
-        FROM events_log
-        WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)} {among}
-        GROUP BY key
-        HAVING sum(sign) > 0
-        ORDER BY sum(sign * (type = 'thumbs' AND thumb = 'down'))
-                + sum(sign * (type = 'rating' AND ifNull(rating, 0) BETWEEN 1 AND 2)) DESC,
-            sum(sign * (type IN ('regenerate', 'rephrase'))) DESC,
-            sum(sign * (type = 'thumbs' AND thumb = 'up')) ASC,
-            max(ts) DESC, key
-        LIMIT {{pool:UInt32}}"""
-    return Query(sql, {**f.parameters(), "pool": pool, "floor": floor})
-
-
-def candidate_signals(f: Filters, keys: list[int]) -> Query:
-    """The candidates' ids, trace and signal counts in the range."""
+    negative signals (all of them when 0), ranked by signed sums of ``events_log`` (what ``events``
+    shows, without the FINAL that would merge every row) — most negative signals, then most
+    regenerates and rephrases, then fewest thumbs up, then the latest signal, then the key — with
+    their ids, trace and signal counts in the range: the ``pool`` first are the candidates. Every
+    expression is one of the ``responses_hourly_events`` projection's, so ClickHouse reads its
+    groups (about one per response and hour) rather than every event. ``keys``: those responses'
+    keys, when the first pass has them (``worst_keys``)."""
+    if keys is not None:
+        among = f"AND {RESPONSE_KEY} IN {{keys:Array(UInt64)}}"
+    elif floor > 0:
+        enough = f"SELECT key FROM ({_negatives_per_response(f)}) WHERE negatives >= {{floor:UInt32}}"
+        among = f"AND {RESPONSE_KEY} IN ({enough})"
+    else:
+        among = ""
     counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
+    names = ", ".join(SIGNAL_COUNTS.values())
     sql = f"""
-        SELECT tenant_id, assumeNotNull(message_id) AS message_id,
-            anyIf(trace_id, trace_id IS NOT NULL) AS trace_id,
-            toUnixTimestamp(min(ts)) AS first_signal, toUnixTimestamp(max(ts)) AS last_signal,
-            {counts}
-        FROM events_log
-        WHERE message_id IS NOT NULL AND {f.where("ts", nullable=True)}
-            AND cityHash64(tenant_id, message_id) IN {{keys:Array(UInt64)}}
-        GROUP BY tenant_id, message_id
-        HAVING sum(sign) > 0"""
-    return Query(sql, {**f.parameters(), "keys": keys})
+        SELECT tenant_id, response AS message_id, trace_id, first_signal, last_signal, {names}
+        FROM (
+            SELECT tenant_id, {RESPONSE_ID} AS response, {RESPONSE_KEY} AS key,
+                anyIf(trace_id, trace_id IS NOT NULL) AS trace_id,
+                toUnixTimestamp(min(ts)) AS first_signal, toUnixTimestamp(max(ts)) AS last_signal,
+                {counts},
+                sum(sign * ({NEGATIVE})) AS negatives,
+                sum(sign * (type = 'regenerate')) + sum(sign * (type = 'rephrase')) AS retries,
+                sum(sign * ({THUMB_UP})) AS ups,
+                max(ts) AS latest
+            FROM events_log
+            WHERE {_hourly_where(f)} {among}
+            GROUP BY tenant_id, response, key
+            HAVING sum(sign) > 0
+            ORDER BY negatives DESC, retries DESC, ups ASC, latest DESC, key
+            LIMIT {{pool:UInt32}}
+        )"""
+    return Query(sql, {**f.parameters(), "pool": pool, "floor": floor, "keys": keys or []})
 
 
 def current_opinions(responses: list[tuple[str, str]]) -> Query:
@@ -364,7 +389,11 @@ TRACE_COLUMNS = (
 
 
 def traces_of(trace_ids: list[str], tenant: str | None, text_chars: int | None) -> Query:
-    """The traces (metadata, input and output; texts cut to ``text_chars`` when given)."""
+    """The traces (metadata, input and output; texts cut to ``text_chars`` when given): the live
+    reports, what ``traces`` shows. Read from ``traces_log`` with FINAL as the view does, but with
+    the ids in PREWHERE (trace_id is of the sort key, so whole collapsing groups pass or not): FINAL
+    reads no column in PREWHERE by itself, and without it every column of every granule that holds
+    one of the ids (a few hundred granules for 50 random ids) is read, texts and all."""
     texts = (
         f"substringUTF8(ifNull(input_text, ''), 1, {int(text_chars)}) AS input_text, "
         f"substringUTF8(ifNull(output_text, ''), 1, {int(text_chars)}) AS output_text"
@@ -373,7 +402,8 @@ def traces_of(trace_ids: list[str], tenant: str | None, text_chars: int | None) 
     )
     tenant_filter = " AND tenant_id = {tenant:String}" if tenant is not None else ""
     return Query(
-        f"SELECT {TRACE_COLUMNS}, {texts} FROM traces WHERE trace_id IN {{ids:Array(String)}}{tenant_filter}",
+        f"SELECT {TRACE_COLUMNS}, {texts} FROM traces_log FINAL PREWHERE trace_id IN {{ids:Array(String)}} "
+        f"WHERE sign = 1{tenant_filter}",
         {"ids": trace_ids, "tenant": tenant or ""},
     )
 

@@ -5,8 +5,9 @@ Adding a table with personal data is one line in ``PERSONAL_TABLES``: name it, s
 columns link a row to a user (``user_match``), to a conversation or to a response (trace), what
 ``forget`` reports it removed, and what time its retention counts from. Views and aggregate
 projections over these tables (``events``, ``traces``, ``ratings_current``, ``quality_hourly``,
-``reasons_hourly``, ``response_signals``, ``response_scores``, ``quality_scores_hourly``) hold no
-rows of their own: removing the rows fixes them (docs/contract.md §7, "Privacy").
+``reasons_hourly``, ``thumbs_hourly``, ``responses_hourly``, ``response_signals``, ``response_scores``,
+``quality_scores_hourly``) hold no rows of their own: removing the rows fixes them (docs/contract.md
+§7, "Privacy").
 
 A user's rows (tenant T, user U) are:
 

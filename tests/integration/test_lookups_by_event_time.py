@@ -60,12 +60,15 @@ def test_the_worst_pool_from_responses_with_enough_negatives_equals_ranking_them
     pipeline.wait_rows("SELECT 1 FROM events WHERE tenant_id = {t:String}", len(events), t=tenant)
     f = parse_filters({"from": "7d", "tenant": tenant}, ADMIN)
 
-    def keys(sql: str, parameters: dict[str, object]) -> list[int]:
-        return [row[0] for row in pipeline.client.query(sql, parameters=parameters).result_rows]
+    def keys(sql: str, parameters: dict[str, object]) -> list[str]:
+        return [row[1] for row in pipeline.client.query(sql, parameters=parameters).result_rows]
 
-    histogram = [tuple(row) for row in pipeline.client.query(*q.worst_threshold(f)).result_rows]
-    assert histogram == [(3, 6), (2, 6), (1, 6)]
+    histogram = [(int(n), int(r), list(k)) for n, r, k in pipeline.client.query(*q.worst_threshold(f)).result_rows]
+    assert [(n, r, len(k)) for n, r, k in histogram] == [(3, 6, 6), (2, 6, 6), (1, 6, 6)]
     for pool in (3, 6, 7, 12, 13, 18, 30):
-        floor = q.worst_floor([(int(n), int(r)) for n, r in histogram], pool)
+        floor = q.worst_floor([(n, r) for n, r, _ in histogram], pool)
         assert floor == (3 if pool <= 6 else 2 if pool <= 12 else 1 if pool <= 18 else 0)
-        assert keys(*q.worst_candidates(f, pool, floor)) == keys(*q.worst_candidates(f, pool)), pool
+        ranked = keys(*q.worst_candidates(f, pool))
+        assert keys(*q.worst_candidates(f, pool, floor)) == ranked, pool
+        # the first pass's keys name the same candidates
+        assert keys(*q.worst_candidates(f, pool, floor, q.worst_keys(histogram, floor))) == ranked, pool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,6 +111,7 @@ def test_every_query_is_parameterised_never_formatted_with_values() -> None:
         q.worst_threshold(f),
         q.worst_candidates(f, 40),
         q.worst_candidates(f, 40, 2),
+        q.worst_candidates(f, 40, 2, [1, 2]),
         q.current_opinions([(hostile, hostile)]),
         q.reasons_and_comments([hostile], [hostile], hostile),
         q.traces_of([hostile], hostile, 100),
@@ -215,3 +217,25 @@ def test_the_worst_pool_needs_only_responses_with_enough_negatives() -> None:
     assert q.worst_floor(histogram, 14) == 1
     assert q.worst_floor(histogram, 514) == 0  # fewer responses with any: rank them all
     assert q.worst_floor([], 40) == 0
+
+
+def test_the_worst_list_names_its_expressions_as_the_projection_does() -> None:
+    """ClickHouse answers the worst-first list from the ``responses_hourly_events`` projection only
+    when each expression is spelled as there (else it reads every event, with the same result)."""
+    projection = (Path(__file__).resolve().parents[3] / "sql" / "0080_responses_hourly.sql").read_text()
+    for expression in (q.NEGATIVE, q.THUMB_UP, q.RESPONSE_KEY, q.RESPONSE_ID, "anyIf(trace_id, trace_id IS NOT NULL)"):
+        assert expression in projection, expression
+    for kind in q.SIGNAL_COUNTS:
+        assert f"sum(sign * (type = '{kind}'))" in projection, kind
+    f = parse_filters({"feature": "x"}, ADMIN, NOW)
+    for query in (q.worst_threshold(f), q.worst_candidates(f, 40, 2)):
+        assert "toStartOfHour(ts) >= " in query.sql
+        assert " ts >= " not in query.sql
+
+
+def test_worst_keys_only_when_the_first_pass_returned_every_candidate() -> None:
+    histogram = [(3, 2, [11, 12]), (2, 3, [21, 22, 23]), (1, 500_000, [])]
+    assert q.worst_keys(histogram, 3) == [11, 12]
+    assert q.worst_keys(histogram, 2) == [11, 12, 21, 22, 23]
+    assert q.worst_keys(histogram, 1) is None  # too many: found again by the second pass
+    assert q.worst_keys(histogram, 0) is None  # every response is a candidate
