@@ -67,10 +67,6 @@ class Acks:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for this answer any more
             self._loop.call_soon_threadsafe(self._settle)
 
-    @property
-    def settled(self) -> bool:
-        return self._future.done()
-
     def _settle(self) -> None:
         if not self._future.done():
             self._future.set_result(None)
@@ -126,11 +122,11 @@ class _ReportPump:
     async def _run(self) -> None:
         self._polling.pumps += 1
         try:
+            # A request forgets its Acks as soon as it resumes (``send``), so the set holds only
+            # those still waiting, give or take one interval.
             while self._waiting:
                 self._polling.now()
-                self._waiting = {acks for acks in self._waiting if not acks.settled}
-                if self._waiting:
-                    await asyncio.sleep(self._interval_s)
+                await asyncio.sleep(self._interval_s)
         finally:
             self._polling.pumps -= 1
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from producers.delivery import Acks, DeliveryProducer, Outgoing
 from runtime.kafka import ensure_topics, producer_config
@@ -29,8 +31,10 @@ def offsets_total(settings: Settings, topic: str) -> int:
 def test_concurrent_requests_are_each_acknowledged_on_the_loop_thread(
     kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ensure_topics(kafka_settings, ("explicit",))
-    topic = kafka_settings.topic("explicit")
+    # Topics of its own: these raw messages are not events, and the session's workers read its topics.
+    settings = kafka_settings.model_copy(update={"topic_prefix": f"test-delivery-{uuid.uuid4().hex[:8]}."})
+    ensure_topics(settings, ("explicit",))
+    topic = settings.topic("explicit")
     report_threads: set[int] = set()
     on_delivery = Acks.on_delivery
 
@@ -39,7 +43,7 @@ def test_concurrent_requests_are_each_acknowledged_on_the_loop_thread(
         on_delivery(self, err, msg)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Acks, "on_delivery", recording)
-    producer = DeliveryProducer(producer_config(kafka_settings), timeout_s=10, retry_after_s=1)
+    producer = DeliveryProducer(producer_config(settings), timeout_s=10, retry_after_s=1)
     requests, per_request = 20, 50
 
     async def one(request: int) -> None:
@@ -57,5 +61,8 @@ def test_concurrent_requests_are_each_acknowledged_on_the_loop_thread(
         second_loop_thread = asyncio.run(all_requests())
     finally:
         assert producer.close(10) == 0
-    assert offsets_total(kafka_settings, topic) == 2 * requests * per_request
+    try:
+        assert offsets_total(settings, topic) == 2 * requests * per_request
+    finally:
+        AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics([topic])
     assert report_threads == {loop_thread} == {second_loop_thread}
