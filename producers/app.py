@@ -49,7 +49,7 @@ from producers.record_redaction import RecordRedaction
 from runtime.kafka import max_item_bytes
 from runtime.settings import Settings
 from schemas.serde import AvroEncoder
-from schemas.vocabulary import SUBJECT_OF_TOPIC_KIND, WORKER_TOPIC_KINDS, topic_kind
+from schemas.vocabulary import EVENT_TYPES, SUBJECT_OF_TOPIC_KIND, WORKER_TOPIC_KINDS, topic_kind
 
 log = structlog.get_logger(__name__)
 
@@ -93,6 +93,9 @@ class Collector:
         self.max_item_bytes = max_item_bytes(settings.kafka_max_message_bytes)
         registry = settings.registry()
         self.topics = {kind: settings.topic(kind) for kind in WORKER_TOPIC_KINDS}
+        # Each event type's topic, looked up once per type rather than routed per event.
+        self.topic_of_type = {event_type: self.topics[topic_kind(event_type)] for event_type in EVENT_TYPES}
+        self._accepted = {kind: ACCEPTED.labels(kind) for kind in ("event", "trace")}
         self.encoders = {
             topic: AvroEncoder(SUBJECT_OF_TOPIC_KIND[kind], registry=registry, topic=topic)
             for kind, topic in self.topics.items()
@@ -137,25 +140,29 @@ class Collector:
     ) -> Response:
         encoders = self.encoders
         redact = self.redaction.trace if kind == "trace" else self.redaction.event
+        limit = self.max_item_bytes
         messages = []
+        # One pass per record, names bound locally: this loop runs for every item of every request.
         for index, record in zip(intake.indexes, intake.records, strict=True):
             redact(record)  # before anything is encoded: no personal data reaches Kafka
             topic = topic_of(record)
             key, value = message_key(record), encoders[topic].encode(record)
-            if len(key) + len(value) > self.max_item_bytes:
+            if len(key) + len(value) > limit:
                 # Kafka would refuse it however often the client retried: reject it, not the request.
-                intake.rejected.append(oversized(index, record, len(key) + len(value), self.max_item_bytes))
+                intake.rejected.append(oversized(index, record, len(key) + len(value), limit))
                 continue
             messages.append(Outgoing(topic, key, value))
-        intake.rejected.sort(key=lambda r: r.index)
-        for rejection in intake.rejected:
-            for error in rejection.errors:
-                REJECTED.labels(kind, rejected_field(error)).inc()
-        rejected = [r.as_json() for r in intake.rejected]
+        rejected: list[dict[str, Any]] = []
+        if intake.rejected:
+            intake.rejected.sort(key=lambda r: r.index)
+            for rejection in intake.rejected:
+                for error in rejection.errors:
+                    REJECTED.labels(kind, rejected_field(error)).inc()
+            rejected = [r.as_json() for r in intake.rejected]
         if not messages and require_any:
             raise BadRequestWithItems("nothing valid to accept", rejected)
         await self.producer.send(messages)
-        ACCEPTED.labels(kind).inc(len(messages))
+        self._accepted[kind].inc(len(messages))
         return OrjsonResponse({"accepted": len(messages), "rejected": rejected}, status_code=202)
 
     def _client_address(self, request: Request) -> str | None:
@@ -170,8 +177,8 @@ class Collector:
         items, sent_at = items_of(body, "events", self.settings.max_items)
         self.limits.check(api_key, map(user_of, items), self._client_address(request))
         intake = accept_events(items, sent_at, tenant, now_ms(), via)
-        topics = self.topics
-        return await self._produce("event", intake, lambda r: topics[topic_kind(r["type"])])
+        topic_of_type = self.topic_of_type
+        return await self._produce("event", intake, lambda r: topic_of_type[r["type"]])
 
     async def post_traces(self, request: Request) -> Response:
         if otlp.is_protobuf(request.headers.get("content-type")):

@@ -44,6 +44,7 @@ class PiiKind(StrEnum):
 
 ALL_KINDS = frozenset(PiiKind)
 NOTHING: frozenset[PiiKind] = frozenset()
+MIN_FINDING = 6  # no kind fits in 5 characters (a@b.co): shorter texts are not searched
 
 
 class RedactionMode(StrEnum):
@@ -124,7 +125,7 @@ class Redactor:
 
     def redact(self, text: str, policy: RedactionPolicy) -> tuple[str, frozenset[PiiKind]]:
         """The text with every finding replaced, and the kinds found (empty: text unchanged)."""
-        if policy.mode is RedactionMode.OFF or len(text) < 6:  # no kind fits in 5 characters (a@b.co)
+        if policy.mode is RedactionMode.OFF or len(text) < MIN_FINDING:
             return text, NOTHING
         spans = find(text, policy.kinds, policy.region)
         if not spans:
