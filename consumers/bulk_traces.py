@@ -116,20 +116,16 @@ INNER JOIN
 """
 
 
-# Whether any event still waits for the batch's traces (read from the hours that can hold them): the
-# rejoin, whose join reads the batch's traces again, runs only then.
-EVENTS_WAIT = f"""
-SELECT count() FROM {{db}}.events_log
-WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
-  AND sign = 1 AND NOT trace_joined AND {after_traces(STAGE)}
-"""
-# Whether any explicit event (joined by now or not) points at the batch's traces: only then can an
-# opinion wait for them, and the move of opinions (a bloom-filter pass over opinions_log) is needed.
-# Joined ones count too: a crash between the rejoin and the move is mended when the batch is read again.
-OPINIONS_MAY_WAIT = f"""
-SELECT count() FROM {{db}}.events_log
-WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
-  AND type IN ('thumbs', 'rating') AND {after_traces(STAGE)}
+# The events that point at the batch's traces, read once from the hours that can hold them: how many
+# still wait for them (the rejoin, whose join reads the batch's traces again, runs only then), and how
+# many are explicit, joined by now or not (only then can an opinion wait for them, and the move of
+# opinions, a bloom-filter pass over opinions_log, is needed; joined ones count too: a crash between
+# the rejoin and the move is mended when the batch is read again). The rejoin adds rows only for
+# events counted here, so whether any explicit one points at the traces is the same after it.
+POINTING = f"""
+SELECT countIf(sign = 1 AND NOT trace_joined), countIf(type IN ('thumbs', 'rating'))
+FROM {{db}}.events_log
+WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS} AND {after_traces(STAGE)}
 """
 
 
@@ -147,8 +143,7 @@ class BulkTraceWriter:
         # one insert: each event's cancel row and its joined next version in the same block
         self._keep_rejoined = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {REJOINED}"
         self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
-        self._opinions_may_wait = OPINIONS_MAY_WAIT.format(db=database)
-        self._events_wait = EVENTS_WAIT.format(db=database)
+        self._pointing = POINTING.format(db=database)
 
     def write(self, framed: list[Framed]) -> Written:
         """Store the batch's new traces and rejoin the events waiting for them: how many of each.
@@ -166,10 +161,11 @@ class BulkTraceWriter:
         # Every trace of the batch, not only the new ones: a crash between storing a trace and
         # rejoining its events is mended when the batch is read again.
         self._stage.run(f"TRUNCATE TABLE {REJOINED}")
-        if self._stage.count(self._events_wait):
+        waiting, explicit = self._stage.counts(self._pointing)
+        if waiting:
             self._stage.run(self._rejoin)
             self._stage.run(self._keep_rejoined)
-        if self._stage.count(self._opinions_may_wait):
+        if explicit:
             self._stage.run(self._opinions)
         rejoined = self._stage.count(f"SELECT count() FROM {REJOINED}") // 2
         return Written(new, rejoined=rejoined, erased=self._stage.erased)
