@@ -79,23 +79,21 @@ class RateLimiter:
         bucket.refill(now)
         return bucket
 
-    _bucket = refilled
-
     def bucket(self, name: str) -> TokenBucket:
         """The bucket of ``name``, refilled to now."""
-        return self._bucket(name, self._clock())
+        return self.refilled(name, self._clock())
 
     def wait_needed(self, name: str, cost: float) -> float:
         """Take ``cost`` tokens if they are there; else take none and say how long to wait."""
         if not self.enabled:
             return 0.0
-        return self._bucket(name, self._clock()).take(min(cost, self.burst), self._clock())
+        return self.refilled(name, self._clock()).take(min(cost, self.burst), self._clock())
 
     def peek(self, name: str, cost: float) -> float:
         """How long until ``cost`` tokens are there, taking none."""
         if not self.enabled:
             return 0.0
-        return self._bucket(name, self._clock()).wait_for(min(cost, self.burst))
+        return self.refilled(name, self._clock()).wait_for(min(cost, self.burst))
 
 
 class RequestLimits:
@@ -145,7 +143,7 @@ class RequestLimits:
             for user, n in counts.items():
                 cost = min(n, burst)
                 bucket = per_user.refilled(prefix + user, now)
-                needed = 0.0 if cost <= bucket.tokens else (cost - bucket.tokens) / bucket.rate
+                needed = bucket.wait_for(cost)
                 if needed > wait:
                     scope, wait = "this user or session", needed
                 taken.append((bucket, cost))
