@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from producers.metrics import REDACTED
-from producers.redaction import MIN_FINDING, PiiKind, RedactionMode, RedactionPolicy, Redactor
+from producers.redaction import PiiKind, RedactionMode, RedactionPolicy, Redactor
 from producers.redaction_policy import TenantPolicies, hash_key_of, load_policies
 from runtime.settings import Settings
 
@@ -48,26 +48,20 @@ class RecordRedaction:
         if policy.mode is RedactionMode.OFF:
             record["redacted"] = []
             return
-        # Runs for every accepted item: most texts are short or clean, so nothing is rebuilt
-        # (the properties map included) unless something was found.
-        redact = self._redactor.redact
         found: set[PiiKind] = set()
         for name in texts:
             text = record.get(name)
-            if text and len(text) >= MIN_FINDING:
-                redacted, kinds = redact(text, policy)
-                if kinds:
-                    record[name] = redacted
-                    found.update(kinds)
+            if text:
+                record[name] = self._text(text, policy, found)
         properties = record.get("properties")
         if properties:
-            replaced: dict[str, str] = {}
+            # Runs for every accepted item, and most maps are clean: the map is rebuilt only when a
+            # value was replaced (``redact`` hands an unchanged text back as it is).
+            replaced = {}
             for key, value in properties.items():
-                if len(value) >= MIN_FINDING:
-                    redacted, kinds = redact(value, policy)
-                    if kinds:
-                        replaced[key] = redacted
-                        found.update(kinds)
+                redacted = self._text(value, policy, found)
+                if redacted is not value:
+                    replaced[key] = redacted
             if replaced:
                 record["properties"] = {**properties, **replaced}
         for tool in record.get("tools") or ():
