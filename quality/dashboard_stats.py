@@ -28,6 +28,15 @@ MAX_LIST = 200
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile, for the Wilson interval
 TEXT_PREVIEW_CHARS = 400
 CATALOG_TTL_S = 30.0
+# A listed response without signal events in the range (all cancelled) or without current opinions.
+NO_SIGNALS: dict[str, Any] = {
+    **dict.fromkeys(q.SIGNAL_COUNTS.values(), 0),
+    "first_signal": 0,
+    "last_signal": 0,
+    "reasons": [],
+    "comments": [],
+}
+NO_OPINIONS: dict[str, Any] = {"downs": 0, "ups": 0, "ratings": 0, "rating_sum": 0, "low_ratings": 0}
 
 
 class StatsRequestError(ValueError):
@@ -316,41 +325,36 @@ class Stats:
         limit = _int_param(params, "limit", 50, 1, MAX_LIST)
         rows = self._worst(f, limit, scope)
         trace_ids = [row["trace_id"] for row in rows if row["trace_id"]]
-        traces, given = {}, {}
+        traces = {}
         if trace_ids:
             for trace in self._rows(q.traces_of(trace_ids, f.tenant, TEXT_PREVIEW_CHARS), scope):
                 traces[(trace["tenant_id"], trace["trace_id"])] = trace
-            message_ids = [row["message_id"] for row in rows]
-            for said in self._rows(q.reasons_and_comments(trace_ids, message_ids, f.tenant), scope):
-                given[(said["tenant_id"], said["message_id"])] = said
         for row in rows:
             row["rating_mean"] = _ratio(row["rating_sum"], row["ratings"])
             row["trace"] = traces.get((row["tenant_id"], row["trace_id"]))
-            said = given.get((row["tenant_id"], row["message_id"]), {})
-            row["reasons"] = sorted(said.get("reasons", []))
-            row["comments"] = said.get("comments", [])
         return {"range": self._range(f), "responses": rows}
 
     def _worst(self, f: q.Filters, limit: int, scope: ReadScope) -> list[dict[str, Any]]:
         """Worst first: most negative current opinions (thumbs down, ratings of 1-2), then most
-        regenerates and rephrases, then fewest thumbs up, then the latest. Three small queries
-        (how many responses have each number of negative signals, so that only those that can be
-        in the pool are ranked; the candidates with their signals; their current opinions): inlined
-        CTEs would recompute."""
+        regenerates and rephrases, then fewest thumbs up, then the latest, among a pool of four
+        times the list: the responses with the most negative signals of the range (all of them
+        ranked when fewer have any). Then what the list shows of the pool: its signals, reasons
+        and comments, and its current opinions (small queries: inlined CTEs would recompute)."""
         pool = 4 * limit
-        histogram = [(int(n), int(r), list(k)) for n, r, k in self._select(*q.worst_threshold(f), scope).result_rows]
-        floor = q.worst_floor([(n, r) for n, r, _ in histogram], pool)
-        rows = self._rows(q.worst_candidates(f, pool, floor, q.worst_keys(histogram, floor)), scope)
+        rows = self._rows(q.worst_pool(f, pool), scope)
+        if len(rows) < pool:
+            rows = self._rows(q.worst_candidates(f, pool), scope)
         if not rows:
             return []
-        opinions = {
-            (o["tenant_id"], o["message_id"]): o
-            for o in self._rows(q.current_opinions([(r["tenant_id"], r["message_id"]) for r in rows]), scope)
-        }
-        none = {"downs": 0, "ups": 0, "ratings": 0, "rating_sum": 0, "low_ratings": 0}
-        for row in rows:
-            opinion = opinions.get((row["tenant_id"], row["message_id"]), none)
-            row.update({name: opinion[name] for name in none})
+        responses = [(r["tenant_id"], r["message_id"]) for r in rows]
+        traces = [r["trace_id"] for r in rows if r["trace_id"]]
+        listed = q.listed_signals(f, traces if len(traces) == len(rows) else [], [m for _, m in responses])
+        signals = {(s["tenant_id"], s["message_id"]): s for s in self._rows(listed, scope)}
+        opinions = {(o["tenant_id"], o["message_id"]): o for o in self._rows(q.current_opinions(responses), scope)}
+        for row, response in zip(rows, responses, strict=True):
+            row.update(signals.get(response, NO_SIGNALS))
+            row.update(opinions.get(response, NO_OPINIONS))
+            row["reasons"] = sorted(row["reasons"])
         rows.sort(
             key=lambda r: (
                 -(r["downs"] + r["low_ratings"]),

@@ -259,96 +259,79 @@ def _hourly_where(f: Filters) -> str:
     return f"{RESPONSE_ID} != '' AND {f.where('toStartOfHour(ts)', nullable=True)}"
 
 
-def _negatives_per_response(f: Filters) -> str:
-    """Per response of the range (its key), its negative signals: read from the negative groups of
-    the projection only (a key of it)."""
-    return f"""
-        SELECT {RESPONSE_KEY} AS key, sum(sign) AS negatives
+def worst_pool(f: Filters, pool: int) -> Query:
+    """The worst-first list's pool: the ``pool`` responses of the range with the most negative
+    signals (thumbs down and ratings of 1-2, signed sums: what ``events`` shows), the most recent
+    negative first among equals; their tenant, message id and trace. Both passes read the negative
+    groups of the ``responses_hourly_events`` projection only (negative-or-not is a key of it, before
+    the hour), never the range's other signals: a long range holds millions of responses, and
+    tens of thousands share the pool's number of negatives, spread over every hour of it. Fewer
+    rows than ``pool``: fewer responses of the range have any (``worst_candidates`` ranks them all)."""
+    negatives = f"""
+        SELECT {RESPONSE_KEY} AS key, sum(sign) AS negatives, max(ts) AS latest
         FROM events_log
         WHERE ({NEGATIVE}) AND {_hourly_where(f)}
         GROUP BY key
-        HAVING negatives > 0"""
-
-
-# At most this many response keys come back with the first pass, per number of negative signals:
-# the second pass then names its candidates rather than grouping the negatives again.
-WORST_KEYS_MAX = 100_000
-
-
-def worst_threshold(f: Filters) -> Query:
-    """How many responses of the range have each number of negative signals (one row per number,
-    a handful), with their keys where there are at most ``WORST_KEYS_MAX``: the first pass of the
-    worst-first list, which finds the fewest negatives the pool can hold (``worst_floor``)."""
+        HAVING negatives > 0
+        ORDER BY negatives DESC, latest DESC, key
+        LIMIT {{pool:UInt32}}"""
     sql = f"""
-        SELECT negatives, count() AS responses,
-            if(responses <= {WORST_KEYS_MAX}, groupArray({WORST_KEYS_MAX})(key), []) AS keys
-        FROM ({_negatives_per_response(f)})
-        GROUP BY negatives
-        ORDER BY negatives DESC"""
-    return Query(sql, f.parameters())
+        SELECT tenant_id, response AS message_id, trace_id
+        FROM (
+            SELECT tenant_id, {RESPONSE_ID} AS response, {RESPONSE_KEY} AS key,
+                anyIf(trace_id, trace_id IS NOT NULL) AS trace_id
+            FROM events_log
+            WHERE ({NEGATIVE}) AND {_hourly_where(f)} AND {RESPONSE_KEY} IN (SELECT key FROM ({negatives}))
+            GROUP BY tenant_id, response, key
+        )"""
+    return Query(sql, {**f.parameters(), "pool": pool})
 
 
-def worst_keys(histogram: list[tuple[int, int, list[int]]], floor: int) -> list[int] | None:
-    """The keys of the responses with at least ``floor`` negative signals, when the first pass
-    returned them all (else None: the second pass finds them again)."""
-    if floor <= 0:
-        return None
-    chosen = [(responses, keys) for negatives, responses, keys in histogram if negatives >= floor]
-    if sum(responses for responses, _ in chosen) > WORST_KEYS_MAX or any(len(k) != r for r, k in chosen):
-        return None
-    return [key for _, keys in chosen for key in keys]
-
-
-def worst_floor(histogram: list[tuple[int, int]], pool: int) -> int:
-    """The largest ``k`` such that at least ``pool`` responses have ``k`` negative signals or more
-    (``histogram``: (negatives, responses), most negatives first); 0 when fewer responses have any.
-    The ``pool`` worst responses all have at least ``k`` (the ranking sorts by negatives first), so
-    the candidates are ranked among those alone, which gives the same pool as ranking them all."""
-    covered = 0
-    for negatives, responses in histogram:
-        covered += responses
-        if covered >= pool:
-            return int(negatives)
-    return 0
-
-
-def worst_candidates(f: Filters, pool: int, floor: int = 0, keys: list[int] | None = None) -> Query:
-    """The second pass of the worst-first list: the responses of the range with at least ``floor``
-    negative signals (all of them when 0), ranked by signed sums of ``events_log`` (what ``events``
-    shows, without the FINAL that would merge every row) — most negative signals, then most
-    regenerates and rephrases, then fewest thumbs up, then the latest signal, then the key — with
-    their ids, trace and signal counts in the range: the ``pool`` first are the candidates. Every
-    expression is one of the ``responses_hourly_events`` projection's, so ClickHouse reads its
-    groups (about one per response and hour) rather than every event. ``keys``: those responses'
-    keys, when the first pass has them (``worst_keys``)."""
-    if keys is not None:
-        among = f"AND {RESPONSE_KEY} IN {{keys:Array(UInt64)}}"
-    elif floor > 0:
-        enough = f"SELECT key FROM ({_negatives_per_response(f)}) WHERE negatives >= {{floor:UInt32}}"
-        among = f"AND {RESPONSE_KEY} IN ({enough})"
-    else:
-        among = ""
-    counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
-    names = ", ".join(SIGNAL_COUNTS.values())
+def worst_candidates(f: Filters, pool: int) -> Query:
+    """The pool when fewer than ``pool`` responses of the range have a negative signal: every
+    response of the range ranked by signed sums of ``events_log`` (what ``events`` shows, without
+    the FINAL that would merge every row) — most negative signals, then most regenerates and
+    rephrases, then fewest thumbs up, then the latest signal, then the key; their tenant, message
+    id and trace. Every expression is one of the ``responses_hourly_events`` projection's, so
+    ClickHouse reads its groups (about one per response and hour) rather than every event."""
     sql = f"""
-        SELECT tenant_id, response AS message_id, trace_id, first_signal, last_signal, {names}
+        SELECT tenant_id, response AS message_id, trace_id
         FROM (
             SELECT tenant_id, {RESPONSE_ID} AS response, {RESPONSE_KEY} AS key,
                 anyIf(trace_id, trace_id IS NOT NULL) AS trace_id,
-                toUnixTimestamp(min(ts)) AS first_signal, toUnixTimestamp(max(ts)) AS last_signal,
-                {counts},
                 sum(sign * ({NEGATIVE})) AS negatives,
                 sum(sign * (type = 'regenerate')) + sum(sign * (type = 'rephrase')) AS retries,
                 sum(sign * ({THUMB_UP})) AS ups,
                 max(ts) AS latest
             FROM events_log
-            WHERE {_hourly_where(f)} {among}
+            WHERE {_hourly_where(f)}
             GROUP BY tenant_id, response, key
             HAVING sum(sign) > 0
             ORDER BY negatives DESC, retries DESC, ups ASC, latest DESC, key
             LIMIT {{pool:UInt32}}
         )"""
-    return Query(sql, {**f.parameters(), "pool": pool, "floor": floor, "keys": keys or []})
+    return Query(sql, {**f.parameters(), "pool": pool})
+
+
+def listed_signals(f: Filters, trace_ids: list[str], message_ids: list[str]) -> Query:
+    """What the list shows of its responses (``message_ids``, with their ``trace_ids`` when each
+    has one): their signal events in the range (signed sums), the first and last, the reasons and
+    comments given. Read from ``events_log`` through its trace index (a response's events carry its
+    trace, docs/contract.md §4); a message id would scan every row of the range. With no trace ids,
+    by message id alone. On ``ts`` (the range is whole hours: the same events as on its hour, which
+    costs a conversion per row)."""
+    counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
+    by_trace = "trace_id IN {traces:Array(String)} AND " if trace_ids else ""
+    sql = f"""
+        SELECT tenant_id, assumeNotNull(message_id) AS message_id,
+            {counts},
+            toUnixTimestamp(min(ts)) AS first_signal, toUnixTimestamp(max(ts)) AS last_signal,
+            groupUniqArrayArrayIf(reasons, type = 'thumbs' AND sign = 1) AS reasons,
+            groupUniqArrayIf(5)(assumeNotNull(comment), notEmpty(ifNull(comment, '')) AND sign = 1) AS comments
+        FROM events_log
+        WHERE {by_trace}message_id IN {{messages:Array(String)}} AND {f.where("ts", nullable=True)}
+        GROUP BY tenant_id, message_id"""
+    return Query(sql, {**f.parameters(), "traces": trace_ids, "messages": message_ids})
 
 
 def current_opinions(responses: list[tuple[str, str]]) -> Query:
@@ -363,21 +346,6 @@ def current_opinions(responses: list[tuple[str, str]]) -> Query:
         WHERE (tenant_id, message_id) IN {responses:Array(Tuple(String, String))}
         GROUP BY tenant_id, message_id"""
     return Query(sql, {"responses": responses})
-
-
-def reasons_and_comments(trace_ids: list[str], message_ids: list[str], tenant: str | None) -> Query:
-    """The reasons and comments given on these responses (by trace: its bloom filter index finds
-    the few granules, where a message id would scan every row)."""
-    tenant_filter = " AND tenant_id = {tenant:String}" if tenant is not None else ""
-    sql = f"""
-        SELECT tenant_id, assumeNotNull(message_id) AS message_id,
-            groupUniqArrayArrayIf(reasons, type = 'thumbs') AS reasons,
-            groupUniqArrayIf(5)(assumeNotNull(comment), notEmpty(ifNull(comment, ''))) AS comments
-        FROM events_log
-        WHERE trace_id IN {{traces:Array(String)}} AND message_id IN {{messages:Array(String)}}
-            AND sign = 1{tenant_filter}
-        GROUP BY tenant_id, message_id"""
-    return Query(sql, {"traces": trace_ids, "messages": message_ids, "tenant": tenant or ""})
 
 
 TRACE_COLUMNS = (

@@ -1,7 +1,7 @@
 """The worker finds stored events by the hour of their ``ts`` (docs/contract.md §7, consumers/event_time.py):
 a resend whose ``ts`` moved (a new request: another ``received_at``) is still recognised within an
-hour, across an hour boundary too; the worst-first list ranks only the responses that can be in it,
-with the same result as ranking them all."""
+hour, across an hour boundary too; the worst-first list's pool is the responses with the most
+negative signals, the latest first among equals, as SQL over ``events`` ranks them."""
 
 from __future__ import annotations
 
@@ -40,35 +40,45 @@ def test_a_resend_whose_ts_moved_within_an_hour_is_stored_once(pipeline: Running
     assert pipeline.rows("SELECT sum(thumbs_down) FROM quality_hourly WHERE tenant_id = {t:String}", t=tenant) == [(1,)]
 
 
-def test_the_worst_pool_from_responses_with_enough_negatives_equals_ranking_them_all(
-    pipeline: RunningPipeline,
-) -> None:
+# The worst-first pool as SQL over ``events``: most negative signals, the latest negative first.
+POOL_FROM_EVENTS = f"""
+SELECT message_id FROM events WHERE tenant_id = {{t:String}}
+GROUP BY tenant_id, message_id
+HAVING countIf({q.NEGATIVE}) > 0
+ORDER BY countIf({q.NEGATIVE}) DESC, maxIf(ts, {q.NEGATIVE}) DESC, cityHash64(tenant_id, message_id)
+LIMIT {{pool:UInt32}}
+"""
+
+
+def test_the_worst_pool_is_the_responses_with_most_negatives_the_latest_first(pipeline: RunningPipeline) -> None:
     tenant = new_id("t-")
     events = []
-    # response i gets i % 4 thumbs down (from different users) and one regenerate when i is odd
+    start = int(time.time() * 1000) - 600_000
+    # response i gets i % 4 thumbs down (from different users, the later the larger i), a copy, and
+    # one regenerate when i is odd
     for i in range(24):
         message = f"m-{i}"
         conversation = new_id("conv-")
+        fields = {"message_id": message, "conversation_id": conversation}
         for down in range(i % 4):
-            events.append(
-                event("thumbs", value="down", message_id=message, conversation_id=conversation, user_id=f"u{down}")
-            )
+            at = start + i * 1000 + down
+            events.append(event("thumbs", value="down", user_id=f"u{down}", timestamp=at, **fields))
         if i % 2:
-            events.append(event("regenerate", message_id=message, conversation_id=conversation))
-        events.append(event("copy", message_id=message, conversation_id=conversation))
+            events.append(event("regenerate", **fields))
+        events.append(event("copy", **fields))
     produce_items(pipeline.settings, events, [], tenant=tenant)
     pipeline.wait_rows("SELECT 1 FROM events WHERE tenant_id = {t:String}", len(events), t=tenant)
     f = parse_filters({"from": "7d", "tenant": tenant}, ADMIN)
 
-    def keys(sql: str, parameters: dict[str, object]) -> list[str]:
-        return [row[1] for row in pipeline.client.query(sql, parameters=parameters).result_rows]
+    def messages(query: q.Query) -> list[str]:
+        return [row[1] for row in pipeline.rows(query.sql, **query.parameters)]
 
-    histogram = [(int(n), int(r), list(k)) for n, r, k in pipeline.client.query(*q.worst_threshold(f)).result_rows]
-    assert [(n, r, len(k)) for n, r, k in histogram] == [(3, 6, 6), (2, 6, 6), (1, 6, 6)]
     for pool in (3, 6, 7, 12, 13, 18, 30):
-        floor = q.worst_floor([(n, r) for n, r, _ in histogram], pool)
-        assert floor == (3 if pool <= 6 else 2 if pool <= 12 else 1 if pool <= 18 else 0)
-        ranked = keys(*q.worst_candidates(f, pool))
-        assert keys(*q.worst_candidates(f, pool, floor)) == ranked, pool
-        # the first pass's keys name the same candidates
-        assert keys(*q.worst_candidates(f, pool, floor, q.worst_keys(histogram, floor))) == ranked, pool
+        expected = [message for (message,) in pipeline.rows(POOL_FROM_EVENTS, t=tenant, pool=pool)]
+        assert sorted(messages(q.worst_pool(f, pool))) == sorted(expected), pool
+        assert len(expected) == min(pool, 18)  # 18 responses have a negative signal
+    assert sorted(messages(q.worst_pool(f, 3))) == ["m-15", "m-19", "m-23"]  # 3 each, the latest
+    # fewer with a negative signal than the pool holds: every response ranked, most negatives first
+    ranked = messages(q.worst_candidates(f, 30))
+    assert len(ranked) == 24
+    assert sorted(ranked[:6]) == sorted(f"m-{i}" for i in range(3, 24, 4))

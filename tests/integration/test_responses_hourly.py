@@ -25,6 +25,14 @@ SELECT tenant_id, toStartOfHour(ts) AS hour, message_id, ifNull(feature, '') AS 
 FROM events WHERE message_id IN {{m:Array(String)}}
 GROUP BY ALL ORDER BY ALL
 """
+# What the worst-first list shows of a response, per message: its signals, the first and the last.
+SHOWN_FROM_EVENTS = """
+SELECT message_id, countIf(type = 'copy'), countIf(type = 'edit'), countIf(type = 'regenerate'),
+       countIf(type = 'rephrase'), countIf(type = 'dwell'), countIf(type = 'abandon'),
+       toUnixTimestamp(min(ts)), toUnixTimestamp(max(ts))
+FROM events WHERE message_id IN {m:Array(String)}
+GROUP BY message_id ORDER BY message_id
+"""
 FROM_VIEW = """
 SELECT tenant_id, hour, message_id, feature, model_version, prompt_version, events, negatives, thumbs_up,
        copies, edits, regenerates, rephrases, dwells, abandons, first_ts, last_ts
@@ -82,16 +90,17 @@ def test_responses_hourly_equals_events_through_a_resend_a_rejoin_and_an_erasure
     assert {(row[3], row[4]) for row in joined} == {(feature, "mv-late")}
     assert sum(row[6] for row in joined) == len(batch)
 
-    # the worst-first list, from the projection, ranks and counts them as events do
+    # the worst-first list: its pool from the projection, what it shows of it as events hold it
     f = parse_filters({"from": "2d", "feature": feature}, ADMIN)
-    histogram = _query(pipeline, q.worst_threshold(f))
-    assert [(n, r, len(k)) for n, r, k in histogram] == [(1, 2, 2)]
-    listed = _query(pipeline, q.worst_candidates(f, 10, q.worst_floor([(1, 2)], 10)))
-    # tied on negatives: more regenerates and rephrases first
-    assert [(row[1], row[2], row[5], row[7]) for row in listed] == [
-        (kept_msg, kept_trace, 1, 1),
-        (gone_msg, gone_trace, 1, 0),
-    ]
+    pool = _query(pipeline, q.worst_pool(f, 10))
+    assert sorted(row[1:] for row in pool) == sorted([(kept_msg, kept_trace), (gone_msg, gone_trace)])
+    # ranking every response (fewer have a negative signal than the pool holds): tied on negatives,
+    # more regenerates and rephrases first
+    ranked = _query(pipeline, q.worst_candidates(f, 10))
+    assert [row[1:] for row in ranked] == [(kept_msg, kept_trace), (gone_msg, gone_trace)]
+    shown = _query(pipeline, q.listed_signals(f, [kept_trace, gone_trace], messages))
+    assert sorted(row[1:10] for row in shown) == pipeline.rows(SHOWN_FROM_EVENTS, m=messages)
+    assert {row[1]: row[10] for row in shown} == {kept_msg: ["hallucinated"], gone_msg: []}  # reasons
 
     # erasure removes the user's responses from the counts, and nothing else
     response = pipeline.post("/v1/forget", {"user": gone}, key="secret")
@@ -99,6 +108,7 @@ def test_responses_hourly_equals_events_through_a_resend_a_rejoin_and_an_erasure
     wait_for(lambda: not pipeline.rows(FROM_VIEW, m=[gone_msg]), timeout_s=30)
     assert _same(pipeline, messages) == [row for row in joined if row[2] == kept_msg]
     assert [row[1] for row in _query(pipeline, q.worst_candidates(f, 10))] == [kept_msg]
+    assert [row[1] for row in _query(pipeline, q.worst_pool(f, 10))] == [kept_msg]
 
 
 COLUMNS = ["tenant_id", "event_id", "type", "timestamp", "received_at", "ts", "conversation_id", "message_id"]
@@ -136,8 +146,7 @@ def test_the_worst_list_and_the_view_read_the_projection(clickhouse: Client, bas
     clickhouse.insert(f"{database}.events_log", _signals(clickhouse, new_id("msg-")), column_names=COLUMNS)
     client = base_settings.clickhouse().connect(database=database)
     f = parse_filters({"from": "7d", "feature": "", "tenant": "acme"}, ADMIN)  # the row inserted above
-    queries = [q.worst_threshold(f), q.worst_candidates(f, 200), q.worst_candidates(f, 200, 2)]
-    queries.append(q.worst_candidates(f, 200, 2, [0]))
+    queries = [q.worst_pool(f, 200), q.worst_candidates(f, 200)]
     queries.append(q.Query("SELECT * FROM responses_hourly WHERE hour >= now() - INTERVAL 1 DAY", {}))
     for sql, parameters in queries:
         plan = client.query(f"EXPLAIN {sql}", parameters=parameters).result_rows

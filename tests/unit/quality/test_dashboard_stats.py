@@ -108,12 +108,11 @@ def test_every_query_is_parameterised_never_formatted_with_values() -> None:
         q.signal_series(f),
         q.filter_values(f),
         q.alerts(f),
-        q.worst_threshold(f),
+        q.worst_pool(f, 40),
         q.worst_candidates(f, 40),
-        q.worst_candidates(f, 40, 2),
-        q.worst_candidates(f, 40, 2, [1, 2]),
+        q.listed_signals(f, [hostile], [hostile]),
+        q.listed_signals(f, [], [hostile]),
         q.current_opinions([(hostile, hostile)]),
-        q.reasons_and_comments([hostile], [hostile], hostile),
         q.traces_of([hostile], hostile, 100),
         q.response_events(hostile, hostile, "event_id", hostile),
         q.events_per_minute(hostile, 60),
@@ -208,17 +207,6 @@ def test_unknown_views_answer_none_and_optional_tables_degrade() -> None:
     assert health["kafka"] == {"error": "no Kafka probe configured"}
 
 
-def test_the_worst_pool_needs_only_responses_with_enough_negatives() -> None:
-    # (negatives, responses), most negatives first: 3 with 4, 10 with 2, 500 with 1
-    histogram = [(4, 3), (2, 10), (1, 500)]
-    assert q.worst_floor(histogram, 3) == 4
-    assert q.worst_floor(histogram, 4) == 2
-    assert q.worst_floor(histogram, 13) == 2
-    assert q.worst_floor(histogram, 14) == 1
-    assert q.worst_floor(histogram, 514) == 0  # fewer responses with any: rank them all
-    assert q.worst_floor([], 40) == 0
-
-
 def test_the_worst_list_names_its_expressions_as_the_projection_does() -> None:
     """ClickHouse answers the worst-first list from the ``responses_hourly_events`` projection only
     when each expression is spelled as there (else it reads every event, with the same result)."""
@@ -228,14 +216,11 @@ def test_the_worst_list_names_its_expressions_as_the_projection_does() -> None:
     for kind in q.SIGNAL_COUNTS:
         assert f"sum(sign * (type = '{kind}'))" in projection, kind
     f = parse_filters({"feature": "x"}, ADMIN, NOW)
-    for query in (q.worst_threshold(f), q.worst_candidates(f, 40, 2)):
+    for query in (q.worst_pool(f, 40), q.worst_candidates(f, 40)):
         assert "toStartOfHour(ts) >= " in query.sql
         assert " ts >= " not in query.sql
-
-
-def test_worst_keys_only_when_the_first_pass_returned_every_candidate() -> None:
-    histogram = [(3, 2, [11, 12]), (2, 3, [21, 22, 23]), (1, 500_000, [])]
-    assert q.worst_keys(histogram, 3) == [11, 12]
-    assert q.worst_keys(histogram, 2) == [11, 12, 21, 22, 23]
-    assert q.worst_keys(histogram, 1) is None  # too many: found again by the second pass
-    assert q.worst_keys(histogram, 0) is None  # every response is a candidate
+    # what the list shows of its pool is read from events_log's rows, through the trace index
+    shown = q.listed_signals(f, ["t"], ["m"]).sql
+    assert "trace_id IN {traces:Array(String)}" in shown
+    assert " ts >= " in shown
+    assert "trace_id IN" not in q.listed_signals(f, [], ["m"]).sql
