@@ -2,10 +2,12 @@
 in 100-event batches → Kafka ack; and the same events validated, encoded and produced in-process
 (no HTTP) as the baseline.
 
-Load: 32 requests in flight over 2 spawned client processes (httpx.AsyncClient, bodies built
-before the clock starts). At 8, 16, 32 and 64 in flight the throughput stayed within ~10% while
-the latency grew in proportion (Little's law): the collector's main thread is CPU-bound, and the
-clients need about a third of a core (``client_cpu_cores`` in the details) of the two.
+Load: 32 requests in flight over 2 spawned client processes, each a raw HTTP/1.1 keep-alive loop
+(like wrk: requests built before the clock starts, the answer's status and ``accepted`` read back),
+so the clients take ~0.02 of a core (``client_cpu_cores`` in the details); an httpx client took
+0.3-0.55 of the 2 cores the collector competes for. At 8, 16, 32 and 64 in flight the throughput
+stayed within ~10% while the latency grew in proportion (Little's law): the collector's main
+thread is CPU-bound.
 
 Redaction (docs/contract.md, "Redaction") is on in that run, as it is by default. Its cost is measured
 apart: the collector with a policy file of ``off``, then of ``mask``, alternated, on a PII-free
