@@ -28,15 +28,14 @@ MAX_LIST = 200
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile, for the Wilson interval
 TEXT_PREVIEW_CHARS = 400
 CATALOG_TTL_S = 30.0
-# A listed response without signal events in the range (all cancelled) or without current opinions.
-NO_SIGNALS: dict[str, Any] = {
-    **dict.fromkeys(q.SIGNAL_COUNTS.values(), 0),
-    "first_signal": 0,
-    "last_signal": 0,
-    "reasons": [],
-    "comments": [],
-}
+# A listed response without current opinions.
 NO_OPINIONS: dict[str, Any] = {"downs": 0, "ups": 0, "ratings": 0, "rating_sum": 0, "low_ratings": 0}
+
+
+def _no_signals() -> dict[str, Any]:
+    """A listed response without signal events in the range (all cancelled since)."""
+    counts = dict.fromkeys(q.SIGNAL_COUNTS.values(), 0)
+    return {**counts, "first_signal": 0, "last_signal": 0, "reasons": [], "comments": []}
 
 
 class StatsRequestError(ValueError):
@@ -347,12 +346,11 @@ class Stats:
         if not rows:
             return []
         responses = [(r["tenant_id"], r["message_id"]) for r in rows]
-        traces = [r["trace_id"] for r in rows if r["trace_id"]]
-        listed = q.listed_signals(f, traces if len(traces) == len(rows) else [], [m for _, m in responses])
+        listed = q.listed_signals(f, [message for _, message in responses])
         signals = {(s["tenant_id"], s["message_id"]): s for s in self._rows(listed, scope)}
         opinions = {(o["tenant_id"], o["message_id"]): o for o in self._rows(q.current_opinions(responses), scope)}
         for row, response in zip(rows, responses, strict=True):
-            row.update(signals.get(response, NO_SIGNALS))
+            row.update(signals.get(response) or _no_signals())
             row.update(opinions.get(response, NO_OPINIONS))
             row["reasons"] = sorted(row["reasons"])
         rows.sort(
@@ -362,6 +360,7 @@ class Stats:
                 r["ups"],
                 -r["last_signal"],
                 r["message_id"],
+                r["tenant_id"],
             )
         )
         return rows[:limit]

@@ -313,15 +313,14 @@ def worst_candidates(f: Filters, pool: int) -> Query:
     return Query(sql, {**f.parameters(), "pool": pool})
 
 
-def listed_signals(f: Filters, trace_ids: list[str], message_ids: list[str]) -> Query:
-    """What the list shows of its responses (``message_ids``, with their ``trace_ids`` when each
-    has one): their signal events in the range (signed sums), the first and last, the reasons and
-    comments given. Read from ``events_log`` through its trace index (a response's events carry its
-    trace, docs/contract.md §4); a message id would scan every row of the range. With no trace ids,
-    by message id alone. On ``ts`` (the range is whole hours: the same events as on its hour, which
-    costs a conversion per row)."""
+def listed_signals(f: Filters, message_ids: list[str]) -> Query:
+    """What the list shows of its responses: their signal events in the range (signed sums), the
+    first and the last, the reasons and comments given. From ``events_log``'s rows by message id,
+    every event of the response whatever trace it carries (an ``abandon`` may carry none); one pass
+    over the range, as fast as one through the trace index, which a few hundred random trace ids
+    make read most of it. On ``ts`` (the range is whole hours: the same events as on its hour,
+    which costs a conversion per row)."""
     counts = ",\n".join(f"sum(sign * (type = '{kind}')) AS {name}" for kind, name in SIGNAL_COUNTS.items())
-    by_trace = "trace_id IN {traces:Array(String)} AND " if trace_ids else ""
     sql = f"""
         SELECT tenant_id, assumeNotNull(message_id) AS message_id,
             {counts},
@@ -329,9 +328,9 @@ def listed_signals(f: Filters, trace_ids: list[str], message_ids: list[str]) -> 
             groupUniqArrayArrayIf(reasons, type = 'thumbs' AND sign = 1) AS reasons,
             groupUniqArrayIf(5)(assumeNotNull(comment), notEmpty(ifNull(comment, '')) AND sign = 1) AS comments
         FROM events_log
-        WHERE {by_trace}message_id IN {{messages:Array(String)}} AND {f.where("ts", nullable=True)}
+        WHERE message_id IN {{messages:Array(String)}} AND {f.where("ts", nullable=True)}
         GROUP BY tenant_id, message_id"""
-    return Query(sql, {**f.parameters(), "traces": trace_ids, "messages": message_ids})
+    return Query(sql, {**f.parameters(), "messages": message_ids})
 
 
 def current_opinions(responses: list[tuple[str, str]]) -> Query:

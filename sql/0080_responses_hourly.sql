@@ -2,13 +2,12 @@
 -- list ranked every message of the range from events_log's rows, which grows with every event of
 -- the range. An aggregate projection of events_log, written with each insert in the same part as
 -- the rows (like quality_hourly's), keeps per tenant x negative-or-not x hour x message x feature x
--- model_version x prompt_version the signed counts the ranking and the list show. Being part of
+-- model_version x prompt_version the signed counts of the response's signals. Being part of
 -- events_log it is exact through everything that happens to the rows: a deduplicated resend or
 -- replay writes no part (so no counts either), a rejoin's cancel row nets its old dimensions to
 -- zero, erasure and retention remove rows and the counts with them (a mutation rebuilds the
--- projection). Negative-or-not is a key, before the hour, so that the first pass (how many
--- responses have each number of negative signals) reads the range's negative groups only, in one
--- run. Parts written before this migration get it from the MATERIALIZE below (a mutation that runs
+-- projection). Negative-or-not is a key, before the hour, so that the list's pool (the responses
+-- with the most negative signals) reads the range's negative groups only, in one run. Parts written before this migration get it from the MATERIALIZE below (a mutation that runs
 -- in the background; until then the queries read those parts' rows, with the same result).
 -- Idempotent.
 ALTER TABLE {database}.events_log

@@ -50,6 +50,13 @@ LIMIT {{pool:UInt32}}
 """
 
 
+# What the list shows of each response, as SQL over ``events``: copies, regenerates, abandons.
+SHOWN_FROM_EVENTS = """
+SELECT message_id, countIf(type = 'copy'), countIf(type = 'regenerate'), countIf(type = 'abandon')
+FROM events WHERE tenant_id = {t:String} GROUP BY message_id ORDER BY message_id
+"""
+
+
 def test_the_worst_pool_is_the_responses_with_most_negatives_the_latest_first(pipeline: RunningPipeline) -> None:
     tenant = new_id("t-")
     events = []
@@ -78,6 +85,16 @@ def test_the_worst_pool_is_the_responses_with_most_negatives_the_latest_first(pi
         assert sorted(messages(q.worst_pool(f, pool))) == sorted(expected), pool
         assert len(expected) == min(pool, 18)  # 18 responses have a negative signal
     assert sorted(messages(q.worst_pool(f, 3))) == ["m-15", "m-19", "m-23"]  # 3 each, the latest
+    # what the list shows of them: every event of the response, whatever trace each carries (here
+    # each has its own) or none (an abandon may name the response without one)
+    abandon = event("abandon", message_id="m-23", conversation_id=new_id("conv-"))
+    abandon.pop("trace_id", None)
+    produce_items(pipeline.settings, [abandon], [], tenant=tenant)
+    pipeline.wait_rows("SELECT 1 FROM events WHERE event_id = {e:String}", 1, e=abandon["event_id"])
+    listed = [f"m-{i}" for i in range(24)]
+    query = q.listed_signals(f, listed)
+    shown = pipeline.rows(query.sql, **query.parameters)
+    assert sorted((row[1], row[2], row[4], row[7]) for row in shown) == pipeline.rows(SHOWN_FROM_EVENTS, t=tenant)
     # fewer with a negative signal than the pool holds: every response ranked, most negatives first
     ranked = messages(q.worst_candidates(f, 30))
     assert len(ranked) == 24

@@ -110,8 +110,7 @@ def test_every_query_is_parameterised_never_formatted_with_values() -> None:
         q.alerts(f),
         q.worst_pool(f, 40),
         q.worst_candidates(f, 40),
-        q.listed_signals(f, [hostile], [hostile]),
-        q.listed_signals(f, [], [hostile]),
+        q.listed_signals(f, [hostile]),
         q.current_opinions([(hostile, hostile)]),
         q.traces_of([hostile], hostile, 100),
         q.response_events(hostile, hostile, "event_id", hostile),
@@ -219,8 +218,42 @@ def test_the_worst_list_names_its_expressions_as_the_projection_does() -> None:
     for query in (q.worst_pool(f, 40), q.worst_candidates(f, 40)):
         assert "toStartOfHour(ts) >= " in query.sql
         assert " ts >= " not in query.sql
-    # what the list shows of its pool is read from events_log's rows, through the trace index
-    shown = q.listed_signals(f, ["t"], ["m"]).sql
-    assert "trace_id IN {traces:Array(String)}" in shown
+    # what the list shows of its pool is read from events_log's rows, by message whatever the trace
+    shown = q.listed_signals(f, ["m"]).sql
+    assert "message_id IN {messages:Array(String)}" in shown
+    assert "trace_id" not in shown
     assert " ts >= " in shown
-    assert "trace_id IN" not in q.listed_signals(f, [], ["m"]).sql
+
+
+def test_the_worst_list_ranks_every_response_when_fewer_than_its_pool_have_negatives() -> None:
+    asked: list[str] = []
+    signals = {"copies": 2, "edits": 0, "regenerates": 1, "rephrases": 0, "dwells": 0, "abandons": 0}
+
+    def select(sql: str, parameters: dict[str, Any], scope: ReadScope) -> FakeResult:
+        if "retries" in sql:  # worst_candidates: every response of the range ranked
+            asked.append("candidates")
+            return FakeResult([{"tenant_id": "a", "message_id": m, "trace_id": t} for m, t in PICKED])
+        if "max(ts) AS latest" in sql:  # worst_pool: one response has a negative signal
+            asked.append("pool")
+            return FakeResult([{"tenant_id": "a", "message_id": "m1", "trace_id": "t1"}])
+        if "groupUniqArrayArrayIf" in sql:  # listed_signals
+            row = {"tenant_id": "a", "message_id": "m1", **signals, "first_signal": 5, "last_signal": 9}
+            return FakeResult([{**row, "reasons": ["slow", "hallucinated"], "comments": ["meh"]}])
+        if "FROM ratings_current" in sql:
+            opinion = {"downs": 1, "ups": 0, "ratings": 1, "rating_sum": 2, "low_ratings": 1}
+            return FakeResult([{"tenant_id": "a", "message_id": "m3", **opinion}])
+        return FakeResult([])
+
+    body = Stats(select).responses({"limit": "5"}, ADMIN)
+    assert asked == ["pool", "candidates"]
+    listed = body["responses"]
+    # m3: current down and low rating first; m1: a regenerate; m2: nothing
+    assert [row["message_id"] for row in listed] == ["m3", "m1", "m2"]
+    assert (listed[1]["copies"], listed[1]["reasons"], listed[1]["comments"]) == (2, ["hallucinated", "slow"], ["meh"])
+    assert (listed[0]["copies"], listed[0]["downs"], listed[0]["rating_mean"]) == (0, 1, 2.0)
+    assert listed[0]["comments"] == listed[2]["comments"] == []
+    assert listed[0]["comments"] is not listed[2]["comments"]  # no list shared between rows
+    assert listed[2]["trace"] is None
+
+
+PICKED = [("m1", "t1"), ("m2", None), ("m3", "t3")]
