@@ -41,9 +41,10 @@ def test_rows_that_cancel_each_other_share_a_shard(pipeline: RunningPipeline) ->
     assert pipeline.post("/v1/events", {"events": [first]}).status_code == 202
     pipeline.wait_rows(f"SELECT 1 FROM {db}.events_log WHERE event_id = {{e:String}}", 1, e=first["event_id"])
     assert pipeline.post("/v1/traces", {"traces": [trace(trace_id, conversation)]}, key="secret").status_code == 202
-    pipeline.wait_rows(
-        f"SELECT 1 FROM {db}.events_log WHERE event_id = {{e:String}} AND sign = -1", 1, e=first["event_id"]
-    )
+    # (60 s, as the waits below: the shared worker may still be busy with earlier tests' messages; a
+    # fresh-clone run once needed more than 30)
+    cancelled = f"SELECT 1 FROM {db}.events_log WHERE event_id = {{e:String}} AND sign = -1"
+    pipeline.wait_rows(cancelled, 1, timeout_s=60, e=first["event_id"])
     # the rater changes their mind (the opinion's cancel row and the new one), and the backend
     # reports the trace again (the report's cancel row and the new one)
     second = event("thumbs", value="down", user_id=user, timestamp=_ms(now), **signal)
