@@ -37,14 +37,23 @@ VIOLATIONS = (
     f"OR {out_of_range_sql('trace', STAGE_COLUMNS)}"
 )
 KEYS = f"(SELECT tenant_id, trace_id FROM {STAGE})"
+# The live version of each trace of the batch that is stored already, read from traces_log once per
+# batch (random trace ids: about a granule each, in a table that grows with history) into a
+# session-local table that the re-report check and the insert both read.
+STORED = "feedback_stored_traces"
+KEEP_STORED = f"""
+INSERT INTO {STORED}
+SELECT tenant_id, trace_id, max(version) FROM {{db}}.traces_log
+WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS}
+GROUP BY tenant_id, trace_id
+"""
 # Per trace of the batch, its latest report against what is stored: a newer report of a stored
 # trace (the slow path replaces it), and the traces not stored at all (what the insert stores).
 COUNTS = f"""
 SELECT countIf(s.v IS NOT NULL AND s.v < l.v), countIf(s.v IS NULL)
 FROM (SELECT tenant_id, trace_id, max(toUnixTimestamp64Milli(received_at)) AS v FROM {STAGE}
       GROUP BY tenant_id, trace_id) AS l
-LEFT JOIN (SELECT tenant_id, trace_id, max(version) AS v FROM {{db}}.traces_log
-           WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS} GROUP BY tenant_id, trace_id) AS s
+LEFT JOIN (SELECT tenant_id, trace_id, version AS v FROM {STORED}) AS s
 ON l.tenant_id = s.tenant_id AND l.trace_id = s.trace_id
 SETTINGS join_use_nulls = 1
 """
@@ -71,8 +80,7 @@ INSERT_TRACES = f"""
 INSERT INTO {{db}}.traces_log ({", ".join(TRACE_COLUMNS)})
 SELECT {", ".join(_trace_value(name) for name in TRACE_COLUMNS)}
 FROM (SELECT * FROM {STAGE} ORDER BY received_at DESC LIMIT 1 BY tenant_id, trace_id) AS l
-WHERE (l.tenant_id, l.trace_id) NOT IN
-      (SELECT tenant_id, trace_id FROM {{db}}.traces_log WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS})
+WHERE (l.tenant_id, l.trace_id) NOT IN (SELECT tenant_id, trace_id FROM {STORED})
 """
 
 
@@ -137,7 +145,12 @@ class BulkTraceWriter:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {REJOINED} ENGINE = Memory "
             f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
         )
-        self._counts = COUNTS.format(db=database)
+        self._stage.run(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STORED} (tenant_id String, trace_id String, version UInt64) "
+            "ENGINE = Memory"
+        )
+        self._keep_stored = KEEP_STORED.format(db=database)
+        self._counts = COUNTS
         self._insert = INSERT_TRACES.format(db=database)
         self._rejoin = REJOIN.format(db=database)
         # one insert: each event's cancel row and its joined next version in the same block
@@ -154,6 +167,8 @@ class BulkTraceWriter:
 
     def store_staged(self) -> Written:
         """Store what the stage table holds (see ``BulkEventWriter.store_staged``)."""
+        self._stage.run(f"TRUNCATE TABLE {STORED}")
+        self._stage.run(self._keep_stored)
         re_reports, new = self._stage.counts(self._counts)
         if re_reports:
             raise BulkRefused("a stored trace is reported again")
