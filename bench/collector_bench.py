@@ -287,8 +287,7 @@ def in_process_cost_us(pii: bool, batch_size: int, batches: int = 50) -> float:
     for items in generator.event_batches(batches, batch_size):
         records = accept_events(items, None, TENANT, generator.now_ms).records
         started = time.perf_counter()
-        for record in records:
-            redaction.event(record)
+        redaction.records("event", records)
         spent += time.perf_counter() - started
         count += len(records)
     return spent / count * 1e6 if count else 0.0

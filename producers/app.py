@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from producers import cors, openapi, otlp
 from producers.annotations import AnnotationSink, annotation_items, validate
 from producers.client_address import client_address
-from producers.delivery import DeliveryProducer, Outgoing
+from producers.delivery import Acks, DeliveryProducer, Outgoing
 from producers.errors import (
     BadRequest,
     CollectorError,
@@ -64,6 +65,16 @@ class OrjsonResponse(JSONResponse):
 def message_key(record: Record) -> bytes:
     """Tenant and conversation: one conversation's traces and signals share a partition."""
     return f"{record['tenant_id']}/{record['conversation_id']}".encode()
+
+
+@dataclass(slots=True)
+class Sent:
+    """What a request handed to Kafka (``acks`` to wait for; ``None``: nothing) and what its answer says."""
+
+    kind: str
+    acks: Acks | None
+    accepted: int
+    rejected: list[dict[str, Any]]
 
 
 class Collector:
@@ -135,16 +146,14 @@ class Collector:
             raise Forbidden(f"origin {origin} is not allowed for this key")
         return body, api_key, "http" if header_key else "beacon"
 
-    async def _produce(
-        self, kind: str, intake: Intake, topic_of: Callable[[Record], str], require_any: bool = True
-    ) -> Response:
+    def _enqueue(self, kind: str, intake: Intake, topic_of: Callable[[Record], str], require_any: bool = True) -> Sent:
+        """Redact, encode and hand the accepted records to Kafka; what the answer will say."""
         encoders = self.encoders
-        redact = self.redaction.trace if kind == "trace" else self.redaction.event
+        self.redaction.records(kind, intake.records)  # before anything is encoded: no personal data reaches Kafka
         limit = self.max_item_bytes
         messages = []
         # One pass per record, names bound locally: this loop runs for every item of every request.
         for index, record in zip(intake.indexes, intake.records, strict=True):
-            redact(record)  # before anything is encoded: no personal data reaches Kafka
             topic = topic_of(record)
             key, value = message_key(record), encoders[topic].encode(record)
             if len(key) + len(value) > limit:
@@ -161,9 +170,13 @@ class Collector:
             rejected = [r.as_json() for r in intake.rejected]
         if not messages and require_any:
             raise BadRequestWithItems("nothing valid to accept", rejected)
-        await self.producer.send(messages)
-        self._accepted[kind].inc(len(messages))
-        return OrjsonResponse({"accepted": len(messages), "rejected": rejected}, status_code=202)
+        return Sent(kind, self.producer.enqueue(messages), len(messages), rejected)
+
+    async def _answer(self, sent: Sent) -> Response:
+        """202 once Kafka acknowledged everything ``sent`` (else Unavailable, 503)."""
+        await self.producer.acknowledged(sent.acks)
+        self._accepted[sent.kind].inc(sent.accepted)
+        return OrjsonResponse({"accepted": sent.accepted, "rejected": sent.rejected}, status_code=202)
 
     def _client_address(self, request: Request) -> str | None:
         peer = request.client.host if request.client else None
@@ -172,13 +185,18 @@ class Collector:
     # -- routes -------------------------------------------------------------------------------
 
     async def post_events(self, request: Request) -> Response:
-        body, api_key, via = await self._authorised_body(request)
+        # The body goes straight into the call: nothing of the request's items stays referenced
+        # while Kafka acknowledges (see ``DeliveryProducer.enqueue``).
+        sent = self._send_events(*await self._authorised_body(request), self._client_address(request))
+        return await self._answer(sent)
+
+    def _send_events(self, body: dict[str, Any], api_key: ApiKey, via: str, address: str | None) -> Sent:
         tenant = require_kind(api_key, KeyKind.PUBLIC, KeyKind.SECRET)
         items, sent_at = items_of(body, "events", self.settings.max_items)
-        self.limits.check(api_key, map(user_of, items), self._client_address(request))
+        self.limits.check(api_key, map(user_of, items), address)
         intake = accept_events(items, sent_at, tenant, now_ms(), via)
         topic_of_type = self.topic_of_type
-        return await self._produce("event", intake, lambda r: topic_of_type[r["type"]])
+        return self._enqueue("event", intake, lambda r: topic_of_type[r["type"]])
 
     async def post_traces(self, request: Request) -> Response:
         if otlp.is_protobuf(request.headers.get("content-type")):
@@ -191,7 +209,7 @@ class Collector:
         self.limits.check(api_key, [None] * len(items))  # a trace costs the key one item, like an event
         intake = accept_traces(items, tenant, now_ms())
         topic = self.topics["traces"]
-        return await self._produce("trace", intake, lambda _r: topic)
+        return await self._answer(self._enqueue("trace", intake, lambda _r: topic))
 
     async def post_otlp(
         self, request: Request, json_body: dict[str, Any] | None = None, api_key: ApiKey | None = None
@@ -216,7 +234,7 @@ class Collector:
             if len(mapped.items) > self.settings.max_items:
                 raise TooLarge(f"resourceSpans: {len(mapped.items)} traces, at most {self.settings.max_items}")
             intake = accept_traces(mapped.items, tenant, now_ms())
-            await self._produce("trace", intake, lambda _r: self.topics["traces"], require_any=False)
+            await self._answer(self._enqueue("trace", intake, lambda _r: self.topics["traces"], require_any=False))
             for rejection in intake.rejected:  # invalid, or too large for one Kafka message
                 mapped.rejected_spans += mapped.span_counts[rejection.index]
                 mapped.errors.append(f"trace {rejection.event_id}: {otlp.explained(rejection.errors)}")

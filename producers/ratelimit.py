@@ -11,89 +11,93 @@ Retry-After.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from producers.errors import RateLimited
 from producers.key_kinds import ApiKey, KeyKind
 from runtime.settings import Settings
 
-
-@dataclass
-class TokenBucket:
-    rate: float  # tokens per second
-    burst: float  # capacity
-    tokens: float
-    updated: float
-
-    def refill(self, now: float) -> None:
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def wait_for(self, cost: float) -> float:
-        """0.0 when ``cost`` tokens are there, else the seconds until they would be."""
-        return 0.0 if cost <= self.tokens else (cost - self.tokens) / self.rate
-
-    def take(self, cost: float, now: float) -> float:
-        """Take ``cost`` tokens; 0.0 when granted, else the seconds until it would be."""
-        self.refill(now)
-        wait = self.wait_for(cost)
-        if wait == 0.0:
-            self.tokens -= cost
-        return wait
+# Rounding slack: a draw that fits the burst up to this many seconds is granted.
+SLACK_S = 1e-9
 
 
 class RateLimiter:
-    """Buckets by name, created full on first use, the least recently used forgotten past ``capacity``.
-    A rate of 0 turns the limit off."""
+    """Token buckets by name, kept as the generic cell rate algorithm (GCRA) keeps them: one number
+    per name, the time its bucket is full again (``full_at``). A bucket holds
+    ``burst - max(0, full_at - now) * rate`` tokens, so taking ``n`` moves ``full_at`` to
+    ``max(full_at, now) + n / rate``, which may lie at most ``burst / rate`` ahead of now: exactly
+    the token bucket, with no object and no refill per name (the collector draws on a bucket per
+    user of every request). A rate of 0 turns the limit off.
+
+    A bucket full by now is the same as none: past ``capacity`` names, those are forgotten first,
+    then the longest known (a forgotten bucket starts full again)."""
 
     def __init__(
         self, rate: float, burst: float, capacity: int = 100_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.rate = rate
         self.burst = max(burst, 1.0)
-        self._capacity = capacity
+        self.interval = 1.0 / rate if rate > 0 else 0.0  # seconds per token
+        self.window = self.burst * self.interval  # how far ahead of now full_at may lie
+        self.full_at: dict[str, float] = {}
+        self.capacity = capacity
         self._clock = clock
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
         return self.rate > 0
 
+    @property
+    def known(self) -> int:
+        """How many names have a bucket."""
+        return len(self.full_at)
+
     def now(self) -> float:
         return self._clock()
 
-    def refilled(self, name: str, now: float) -> TokenBucket:
-        """The bucket of ``name``, refilled to ``now`` (a reading of ``now()``)."""
-        buckets = self._buckets
-        bucket = buckets.get(name)
-        if bucket is None:
-            bucket = buckets[name] = TokenBucket(self.rate, self.burst, self.burst, now)
-            if len(buckets) > self._capacity:
-                buckets.popitem(last=False)
-            return bucket
-        buckets.move_to_end(name)
-        bucket.refill(now)
-        return bucket
+    def after(self, name: str, cost: float, now: float) -> tuple[float, float]:
+        """Where ``full_at`` of ``name`` moves if ``cost`` tokens are taken at ``now``, and the seconds
+        to wait until they are there (0.0: take them now by ``keep``)."""
+        full_at = self.full_at.get(name, now)
+        after = (full_at if full_at > now else now) + min(cost, self.burst) * self.interval
+        wait = after - now - self.window
+        return after, wait if wait > SLACK_S else 0.0
 
-    def bucket(self, name: str) -> TokenBucket:
-        """The bucket of ``name``, refilled to now."""
-        return self.refilled(name, self._clock())
+    def keep(self, name: str, full_at: float, now: float) -> None:
+        """Record a draw that ``after`` granted."""
+        names = self.full_at
+        names[name] = full_at
+        if len(names) > self.capacity:
+            self.forget(now)
+
+    def forget(self, now: float) -> None:
+        """Past ``capacity`` names: forget the buckets full by now, then the first known."""
+        names = self.full_at
+        for name in [name for name, full_at in names.items() if full_at <= now]:
+            del names[name]
+        # Still near the bound: forget the first known too, down to 90% (the next pass is far off).
+        keep = self.capacity - self.capacity // 10
+        for name in list(itertools.islice(names, max(0, len(names) - keep))):
+            del names[name]
 
     def wait_needed(self, name: str, cost: float) -> float:
         """Take ``cost`` tokens if they are there; else take none and say how long to wait."""
         if not self.enabled:
             return 0.0
-        return self.refilled(name, self._clock()).take(min(cost, self.burst), self._clock())
+        now = self._clock()
+        after, wait = self.after(name, cost, now)
+        if not wait:
+            self.keep(name, after, now)
+        return wait
 
     def peek(self, name: str, cost: float) -> float:
         """How long until ``cost`` tokens are there, taking none."""
         if not self.enabled:
             return 0.0
-        return self.refilled(name, self._clock()).wait_for(min(cost, self.burst))
+        return self.after(name, cost, self._clock())[1]
 
 
 class RequestLimits:
@@ -102,7 +106,7 @@ class RequestLimits:
     def __init__(self, per_key: RateLimiter, per_user: RateLimiter, per_address: RateLimiter | None = None) -> None:
         self.per_key = per_key
         self.per_user = per_user
-        self.per_address = per_address or RateLimiter(0, 0)
+        self.per_address = per_address if per_address is not None else RateLimiter(0, 0)
 
     @classmethod
     def of(cls, settings: Settings) -> RequestLimits:
@@ -121,8 +125,8 @@ class RequestLimits:
             if user:
                 counts[user] = counts.get(user, 0) + 1
         # All or nothing: a refused request costs no bucket anything, so Retry-After holds. Each
-        # bucket is looked up (and refilled) once: a request of 100 events may draw on 100 users.
-        taken: list[tuple[TokenBucket, float]] = []
+        # bucket is drawn on once: a request of 100 events may draw on 100 users.
+        taken: list[tuple[dict[str, float], str, float]] = []
         scope, wait = "", 0.0
         draws = [("this API key", self.per_key, api_key.key, total)]
         if api_key.kind is KeyKind.PUBLIC and address:
@@ -130,24 +134,28 @@ class RequestLimits:
         for draw_scope, limiter, name, n in draws:
             if not limiter.enabled:
                 continue
-            cost = min(n, limiter.burst)
-            bucket = limiter.bucket(name)
-            needed = bucket.wait_for(cost)
+            full_at, needed = limiter.after(name, n, limiter.now())
             if needed > wait:
                 scope, wait = draw_scope, needed
-            taken.append((bucket, cost))
+            taken.append((limiter.full_at, name, full_at))
         per_user = self.per_user
         if per_user.enabled and counts:
-            # The hot part (one draw per user of the request): one clock reading for all of them.
-            prefix, burst, now = f"{api_key.tenant or ''}\x1f", per_user.burst, per_user.now()
+            # The hot part (one draw per user of the request), inlined from RateLimiter.after with one
+            # clock reading for all of them.
+            prefix, now = f"{api_key.tenant or ''}\x1f", per_user.now()
+            names, burst, interval, window = per_user.full_at, per_user.burst, per_user.interval, per_user.window
             for user, n in counts.items():
-                cost = min(n, burst)
-                bucket = per_user.refilled(prefix + user, now)
-                needed = bucket.wait_for(cost)
-                if needed > wait:
+                name = prefix + user
+                start = names.get(name, now)
+                after = (start if start > now else now) + (n if n < burst else burst) * interval
+                needed = after - now - window
+                if needed > SLACK_S and needed > wait:
                     scope, wait = "this user or session", needed
-                taken.append((bucket, cost))
+                taken.append((names, name, after))
         if wait > 0:
             raise RateLimited(f"rate limit for {scope} exceeded; retry later", retry_after=max(1, math.ceil(wait)))
-        for bucket, cost in taken:
-            bucket.tokens -= cost
+        for names, name, full_at in taken:
+            names[name] = full_at
+        for limiter in (self.per_key, self.per_address, per_user):
+            if limiter.known > limiter.capacity:
+                limiter.forget(limiter.now())

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from producers.metrics import REDACTED
-from producers.redaction import PiiKind, RedactionMode, RedactionPolicy, Redactor
+from producers.redaction import MIN_FINDING, PiiKind, RedactionMode, RedactionPolicy, Redactor
 from producers.redaction_policy import TenantPolicies, hash_key_of, load_policies
 from runtime.settings import Settings
 
@@ -37,31 +37,36 @@ class RecordRedaction:
         secret = settings.redaction_hash_key
         return cls(policies, Redactor(hash_key_of(policies, secret.get_secret_value() if secret else None)))
 
-    def event(self, record: Record) -> None:
-        self._apply("event", record, EVENT_TEXTS)
+    def records(self, subject: str, records: list[Record]) -> None:
+        """Each record of a request (``event`` or ``trace``), in place: its tenant's policy is looked
+        up once per run of records of one tenant (a request's records all have the key's)."""
+        texts = TRACE_TEXTS if subject == "trace" else EVENT_TEXTS
+        tenant, policy = None, self.policies.default
+        for record in records:
+            if record["tenant_id"] != tenant:
+                tenant = record["tenant_id"]
+                policy = self.policies.of(tenant)
+            if policy.mode is RedactionMode.OFF:
+                record["redacted"] = []
+            else:
+                self._apply(subject, record, texts, policy)
 
-    def trace(self, record: Record) -> None:
-        self._apply("trace", record, TRACE_TEXTS)
-
-    def _apply(self, subject: str, record: Record, texts: tuple[str, ...]) -> None:
-        policy = self.policies.of(record["tenant_id"])
-        if policy.mode is RedactionMode.OFF:
-            record["redacted"] = []
-            return
+    def _apply(self, subject: str, record: Record, texts: tuple[str, ...], policy: RedactionPolicy) -> None:
         found: set[PiiKind] = set()
         for name in texts:
             text = record.get(name)
-            if text:
+            if text and len(text) >= MIN_FINDING:
                 record[name] = self._text(text, policy, found)
         properties = record.get("properties")
         if properties:
-            # Runs for every accepted item, and most maps are clean: the map is rebuilt only when a
-            # value was replaced (``redact`` hands an unchanged text back as it is).
+            # Runs for every accepted item, and most maps are clean, with short values: the map is
+            # rebuilt only when a value was replaced (``redact`` hands an unchanged text back as it is).
             replaced = {}
             for key, value in properties.items():
-                redacted = self._text(value, policy, found)
-                if redacted is not value:
-                    replaced[key] = redacted
+                if len(value) >= MIN_FINDING:
+                    redacted = self._text(value, policy, found)
+                    if redacted is not value:
+                        replaced[key] = redacted
             if replaced:
                 record["properties"] = {**properties, **replaced}
         for tool in record.get("tools") or ():

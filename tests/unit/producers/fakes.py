@@ -8,7 +8,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from producers.app import Collector, create_app
-from producers.delivery import DeliveryProducer, Outgoing
+from producers.delivery import Acks, DeliveryProducer, Outgoing
 from producers.keys import KeyStore
 from runtime.settings import Settings
 
@@ -22,8 +22,12 @@ class AckingProducer(DeliveryProducer):
     def __init__(self) -> None:  # deliberately not DeliveryProducer's: no Kafka here
         self.sent: list[Outgoing] = []
 
-    async def send(self, messages: list[Outgoing]) -> None:
+    def enqueue(self, messages: list[Outgoing]) -> Acks | None:
         self.sent.extend(messages)
+        return None
+
+    async def acknowledged(self, acks: Acks | None) -> None:
+        return None
 
     def reachable(self, timeout_s: float = 1.0) -> bool:
         return True

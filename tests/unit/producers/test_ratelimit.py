@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from producers.errors import RateLimited
 from producers.key_kinds import ApiKey, KeyKind
@@ -32,7 +34,7 @@ def test_zero_rate_is_off_and_buckets_are_bounded() -> None:
     limiter = RateLimiter(rate=1, burst=1, capacity=2)
     for name in ("a", "b", "c"):
         limiter.wait_needed(name, 1)
-    assert len(limiter._buckets) == 2
+    assert limiter.known == 2
 
 
 def test_request_limits_name_the_scope_and_retry_after() -> None:
@@ -70,3 +72,46 @@ def test_a_refused_request_costs_no_bucket_anything() -> None:
         with pytest.raises(RateLimited, match="user or session"):
             limits.check(SECRET, ["u1"])
     limits.check(SECRET, [None] * 8)
+
+
+class ReferenceBucket:
+    """The token bucket as the README states it: refilled at ``rate`` up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.updated = rate, burst, burst, 0.0
+
+    def take(self, cost: float, now: float) -> float:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if cost <= self.tokens + 1e-9:
+            self.tokens -= cost
+            return 0.0
+        return (cost - self.tokens) / self.rate
+
+
+@given(
+    rate=st.sampled_from([0.5, 1, 3, 10, 1000]),
+    burst=st.integers(1, 50),
+    draws=st.lists(st.tuples(st.floats(0, 5), st.integers(1, 60)), max_size=40),
+)
+def test_the_limiter_grants_and_refuses_as_a_token_bucket(
+    rate: float, burst: int, draws: list[tuple[float, int]]
+) -> None:
+    clock = Clock()
+    limiter, reference = RateLimiter(rate, burst, clock=clock), ReferenceBucket(rate, burst)
+    for elapsed, asked in draws:
+        clock.now += elapsed
+        cost = min(asked, burst)
+        assert limiter.wait_needed("k", cost) == pytest.approx(reference.take(cost, clock.now), abs=1e-6)
+
+
+def test_past_capacity_full_buckets_are_forgotten_first() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=1, burst=10, capacity=3, clock=clock)
+    limiter.wait_needed("busy", 10)  # empty: full again only at 10 s
+    for name in ("a", "b"):
+        limiter.wait_needed(name, 1)  # full again at 1 s
+    clock.now = 2.0
+    limiter.wait_needed("c", 1)  # a fourth name: "a" and "b" are full by now, and go
+    assert sorted(limiter.full_at) == ["busy", "c"]
+    assert limiter.wait_needed("busy", 3) == pytest.approx(1.0)  # still drawn down: 2 tokens back by now
