@@ -50,7 +50,7 @@ class Acks:
     def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
         self.enqueued = time.perf_counter()
         self._loop = loop
-        self._loop_thread = threading.get_ident()  # created on the loop's thread, by ``send``
+        self._loop_thread = threading.get_ident()  # created on the loop's thread, by ``enqueue``
         self._future: asyncio.Future[None] = loop.create_future()
         self.remaining = count
         self.error: KafkaError | None = None
@@ -168,7 +168,7 @@ class DeliveryProducer:
         """Hand every message to librdkafka now (``None``: there were none); ``acknowledged`` waits for
         them. Raises Unavailable (503) when librdkafka cannot take them all.
 
-        Apart from the wait so that a request keeps nothing of its items while Kafka answers: with
+        Split from the wait so that a request keeps nothing of its items while Kafka answers: with
         32 requests waiting, their parsed, validated and encoded items held megabytes that each new
         request's work competed with for the CPU's caches."""
         if not messages:

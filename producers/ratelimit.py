@@ -60,22 +60,17 @@ class RateLimiter:
 
     def after(self, name: str, cost: float, now: float) -> tuple[float, float]:
         """Where ``full_at`` of ``name`` moves if ``cost`` tokens are taken at ``now``, and the seconds
-        to wait until they are there (0.0: take them now by ``keep``)."""
+        to wait until they are there (0.0: take them now, by storing the first in ``full_at``)."""
         full_at = self.full_at.get(name, now)
         after = (full_at if full_at > now else now) + min(cost, self.burst) * self.interval
         wait = after - now - self.window
         return after, wait if wait > SLACK_S else 0.0
 
-    def keep(self, name: str, full_at: float, now: float) -> None:
-        """Record a draw that ``after`` granted."""
-        names = self.full_at
-        names[name] = full_at
-        if len(names) > self.capacity:
-            self.forget(now)
-
-    def forget(self, now: float) -> None:
+    def bound(self, now: float) -> None:
         """Past ``capacity`` names: forget the buckets full by now, then the first known."""
         names = self.full_at
+        if len(names) <= self.capacity:
+            return
         for name in [name for name, full_at in names.items() if full_at <= now]:
             del names[name]
         # Still near the bound: forget the first known too, down to 90% (the next pass is far off).
@@ -90,14 +85,9 @@ class RateLimiter:
         now = self._clock()
         after, wait = self.after(name, cost, now)
         if not wait:
-            self.keep(name, after, now)
+            self.full_at[name] = after
+            self.bound(now)
         return wait
-
-    def peek(self, name: str, cost: float) -> float:
-        """How long until ``cost`` tokens are there, taking none."""
-        if not self.enabled:
-            return 0.0
-        return self.after(name, cost, self._clock())[1]
 
 
 class RequestLimits:
@@ -157,5 +147,4 @@ class RequestLimits:
         for names, name, full_at in taken:
             names[name] = full_at
         for limiter in (self.per_key, self.per_address, per_user):
-            if limiter.known > limiter.capacity:
-                limiter.forget(limiter.now())
+            limiter.bound(limiter.now())
