@@ -19,7 +19,7 @@ from consumers.announcements import RECORD
 from consumers.clickhouse_errors import is_data_error
 from consumers.erased import stage_condition
 from consumers.errors import Backpressure
-from consumers.event_time import near_hours
+from consumers.event_time import near_hours, traces_before
 from consumers.frames import Framed
 from consumers.opinions import record_sql
 from consumers.outcome import Written
@@ -71,18 +71,33 @@ def _event_value(name: str) -> str:
     return f"s.{name}"
 
 
+# The traces of the batch's events go to a session-local table first, which the insert joins. An
+# event's trace is its report with the highest live version (a newer report always has a higher
+# version and cancels the older; no FINAL, which merged every granule its random ids touch). It is
+# looked for in the few hours before the event's ts first (consumers.event_time: traces_log sorts by
+# the hour of timestamp), then, for the events whose trace is not there, through all of history:
+# random trace ids cost a granule each of every part there, so only the few that need it pay it.
+TRACES = "feedback_event_traces"
+FIND_TRACES = f"""
+INSERT INTO {TRACES}
+SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
+FROM {{db}}.traces_log
+WHERE sign = 1 AND {{where}}
+ORDER BY version DESC
+LIMIT 1 BY tenant_id, trace_id
+SETTINGS optimize_use_projections = {{projections}}
+"""
+TRACES_NEAR = f"(tenant_id, toStartOfHour(timestamp), trace_id) IN {traces_before(STAGE, 'trace_id IS NOT NULL')}"
+TRACES_ANYWHERE = (
+    f"(tenant_id, trace_id) IN (SELECT tenant_id, assumeNotNull(trace_id) FROM {STAGE} WHERE trace_id IS NOT NULL "
+    f"AND (tenant_id, assumeNotNull(trace_id)) NOT IN (SELECT tenant_id, trace_id FROM {TRACES}))"
+)
+
 INSERT = f"""
 INSERT INTO {{target}} ({", ".join(EVENT_COLUMNS)})
 SELECT {", ".join(_event_value(name) for name in EVENT_COLUMNS)}
 FROM (SELECT * FROM {STAGE} LIMIT 1 BY tenant_id, event_id) AS s
-LEFT JOIN
-(
-    SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
-    FROM {{db}}.traces_log
-    WHERE sign = 1 AND (tenant_id, trace_id) IN (SELECT tenant_id, assumeNotNull(trace_id) FROM {STAGE})
-    ORDER BY version DESC
-    LIMIT 1 BY tenant_id, trace_id
-) AS t ON s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id
+LEFT JOIN {TRACES} AS t ON s.tenant_id = t.tenant_id AND s.trace_id = t.trace_id
 WHERE (s.tenant_id, s.event_id) NOT IN
 (
     SELECT tenant_id, event_id FROM {{db}}.events_log
@@ -90,13 +105,17 @@ WHERE (s.tenant_id, s.event_id) NOT IN
 )
 SETTINGS join_use_nulls = 1
 """
-# The trace of an event is its report with the highest live version: a newer report always has a
-# higher version and cancels the older (no FINAL, which merged every granule its random ids touch).
 
 
 class BulkRefused(Exception):
     """ClickHouse could not read the batch, or a record breaks the contract: take the slow path,
     which finds the culprits one by one."""
+
+
+# The fast path's statements look rows up by their sort keys: weighing the tables' projections first
+# (aggregates, and traces_log's by trace) only costs time, growing with the history. The one lookup by
+# trace id alone turns them on again in its own SETTINGS (TRACES_ANYWHERE).
+BY_KEY = {"optimize_use_projections": 0}
 
 
 class AvroStage:
@@ -145,7 +164,7 @@ class AvroStage:
     def counts(self, sql: str) -> list[int]:
         """The numbers of the one row ``sql`` answers."""
         try:
-            return [int(value) for value in self._client.query(sql).result_rows[0]]
+            return [int(value) for value in self._client.query(sql, settings=BY_KEY).result_rows[0]]
         except OperationalError as exc:
             raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
         except ClickHouseError as exc:
@@ -153,7 +172,7 @@ class AvroStage:
 
     def run(self, sql: str) -> object:
         try:
-            return self._client.command(sql)
+            return self._client.command(sql, settings=BY_KEY)
         except OperationalError as exc:
             raise Backpressure(f"ClickHouse unavailable: {exc}") from exc
         except ClickHouseError as exc:
@@ -182,6 +201,14 @@ class BulkEventWriter:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {FRESH} ENGINE = Memory "
             f"AS SELECT {columns} FROM {database}.events_log LIMIT 0"
         )
+        self._stage.run(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {TRACES} ENGINE = Memory "
+            f"AS SELECT tenant_id, trace_id, {', '.join(DIMENSIONS)} FROM {database}.traces_log LIMIT 0"
+        )
+        self._find_traces = [
+            FIND_TRACES.format(db=database, where=TRACES_NEAR, projections=0),
+            FIND_TRACES.format(db=database, where=TRACES_ANYWHERE, projections=1),  # by_trace (sql/0033)
+        ]
         self._keep_fresh = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {FRESH}"
         self._read_fresh = f"SELECT {RECORD} FROM {FRESH} WHERE type IN ({EXPLICIT})"
         self._insert = INSERT.format(target=FRESH, db=database)
@@ -210,6 +237,9 @@ class BulkEventWriter:
         """Store what the stage table holds (``write`` loads it from Avro; the growth bench's history
         loader fills it in SQL, so history goes through these very statements)."""
         self._stage.run(f"TRUNCATE TABLE {FRESH}")
+        self._stage.run(f"TRUNCATE TABLE {TRACES}")
+        for find in self._find_traces:
+            self._stage.run(find)
         self._stage.run(self._insert)
         self._stage.run(self._keep_fresh)
         self._stage.run(self._opinions)

@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from consumers.bulk import AvroStage, BulkRefused
 from consumers.erased import stage_condition
-from consumers.event_time import after_traces
+from consumers.event_time import after_traces, near_trace_hours
 from consumers.frames import Framed
 from consumers.opinions import mend_sql
 from consumers.outcome import Written
@@ -37,14 +37,17 @@ VIOLATIONS = (
     f"OR {out_of_range_sql('trace', STAGE_COLUMNS)}"
 )
 KEYS = f"(SELECT tenant_id, trace_id FROM {STAGE})"
+# Where traces_log holds the stored reports of the batch's traces: the hours of their timestamps
+# (consumers.event_time), not the whole history.
+STORED_HOURS = f"(tenant_id, toStartOfHour(timestamp), trace_id) IN {near_trace_hours(STAGE)}"
 # The live version of each trace of the batch that is stored already, read from traces_log once per
-# batch (random trace ids: about a granule each, in a table that grows with history) into a
-# session-local table that the re-report check and the insert both read.
+# batch (by the hours of their timestamps) into a session-local table that the re-report check and
+# the insert both read.
 STORED = "feedback_stored_traces"
 KEEP_STORED = f"""
 INSERT INTO {STORED}
 SELECT tenant_id, trace_id, max(version) FROM {{db}}.traces_log
-WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS}
+WHERE sign = 1 AND {STORED_HOURS}
 GROUP BY tenant_id, trace_id
 """
 # Per trace of the batch, its latest report against what is stored: a newer report of a stored
@@ -97,43 +100,54 @@ def _rejoin_value(name: str) -> str:
     return f"e.{name}"
 
 
-# The rejoined rows go through a session-local table: how many events were rejoined is its count.
-REJOINED = "feedback_rejoined_events"
-REJOIN = f"""
-INSERT INTO {REJOINED} ({", ".join(EVENT_COLUMNS)})
-SELECT {", ".join(_rejoin_value(name) for name in EVENT_COLUMNS)}
-FROM
-(
-    SELECT * FROM {{db}}.events_log FINAL
-    WHERE sign = 1 AND NOT trace_joined AND (tenant_id, toStartOfHour(ts), event_id) IN
-    (
-        SELECT tenant_id, toStartOfHour(ts), event_id FROM {{db}}.events_log
-        WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS}
-          AND sign = 1 AND NOT trace_joined AND {after_traces(STAGE)}
-    )
-) AS e
-ARRAY JOIN [-1, 1] AS s
-INNER JOIN
-(
-    SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
-    FROM {{db}}.traces_log
-    WHERE sign = 1 AND (tenant_id, trace_id) IN {KEYS}
-    ORDER BY version DESC
-    LIMIT 1 BY tenant_id, trace_id
-) AS t ON e.tenant_id = t.tenant_id AND e.trace_id = t.trace_id
-"""
-
-
 # The events that point at the batch's traces, read once from the hours that can hold them: how many
 # still wait for them (the rejoin, whose join reads the batch's traces again, runs only then), and how
 # many are explicit, joined by now or not (only then can an opinion wait for them, and the move of
 # opinions, a bloom-filter pass over opinions_log, is needed; joined ones count too: a crash between
 # the rejoin and the move is mended when the batch is read again). The rejoin adds rows only for
 # events counted here, so whether any explicit one points at the traces is the same after it.
+# They go to a session-local table, which the rejoin reads its candidates from.
+POINTED = "feedback_pointed_events"
 POINTING = f"""
-SELECT countIf(sign = 1 AND NOT trace_joined), countIf(type IN ('thumbs', 'rating'))
+INSERT INTO {POINTED}
+SELECT tenant_id, toStartOfHour(ts), event_id, sign = 1 AND NOT trace_joined, type IN ('thumbs', 'rating')
 FROM {{db}}.events_log
 WHERE trace_id IN (SELECT trace_id FROM {STAGE}) AND (tenant_id, trace_id) IN {KEYS} AND {after_traces(STAGE)}
+"""
+POINTED_COUNTS = f"SELECT countIf(waiting), countIf(explicit) FROM {POINTED}"
+
+
+# The rejoined rows go through a session-local table: how many events were rejoined is its count. The
+# events waiting are read by their sort key, without FINAL (which merges every part's rows of the
+# hours they are in): each version of an event comes with the cancel row of the one before, and a
+# cancelled event (a superseded derived signal) has a cancel row at its highest version. So an event
+# is live exactly when, sorted by version descending and cancel rows first, its first row is a +1 row,
+# and that row is its current version.
+REJOINED = "feedback_rejoined_events"
+REJOIN = f"""
+INSERT INTO {REJOINED} ({", ".join(EVENT_COLUMNS)})
+SELECT {", ".join(_rejoin_value(name) for name in EVENT_COLUMNS)}
+FROM
+(
+    SELECT * FROM
+    (
+        SELECT * FROM {{db}}.events_log
+        WHERE (tenant_id, toStartOfHour(ts), event_id) IN
+              (SELECT tenant_id, hour, event_id FROM {POINTED} WHERE waiting)
+        ORDER BY version DESC, sign
+        LIMIT 1 BY tenant_id, event_id
+    )
+    WHERE sign = 1 AND NOT trace_joined
+) AS e
+ARRAY JOIN [-1, 1] AS s
+INNER JOIN
+(
+    SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
+    FROM {{db}}.traces_log
+    WHERE sign = 1 AND {STORED_HOURS}
+    ORDER BY version DESC
+    LIMIT 1 BY tenant_id, trace_id
+) AS t ON e.tenant_id = t.tenant_id AND e.trace_id = t.trace_id
 """
 
 
@@ -149,13 +163,17 @@ class BulkTraceWriter:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {STORED} (tenant_id String, trace_id String, version UInt64) "
             "ENGINE = Memory"
         )
+        self._stage.run(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {POINTED} "
+            "(tenant_id String, hour DateTime('UTC'), event_id String, waiting Bool, explicit Bool) ENGINE = Memory"
+        )
         self._keep_stored = KEEP_STORED.format(db=database)
         self._counts = COUNTS
         self._insert = INSERT_TRACES.format(db=database)
         self._rejoin = REJOIN.format(db=database)
         # one insert: each event's cancel row and its joined next version in the same block
         self._keep_rejoined = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {REJOINED}"
-        self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})")
+        self._opinions = mend_sql(database, KEYS, f"(SELECT trace_id FROM {STAGE})", STORED_HOURS)
         self._pointing = POINTING.format(db=database)
 
     def write(self, framed: list[Framed]) -> Written:
@@ -176,7 +194,9 @@ class BulkTraceWriter:
         # Every trace of the batch, not only the new ones: a crash between storing a trace and
         # rejoining its events is mended when the batch is read again.
         self._stage.run(f"TRUNCATE TABLE {REJOINED}")
-        waiting, explicit = self._stage.counts(self._pointing)
+        self._stage.run(f"TRUNCATE TABLE {POINTED}")
+        self._stage.run(self._pointing)
+        waiting, explicit = self._stage.counts(POINTED_COUNTS)
         if waiting:
             self._stage.run(self._rejoin)
             self._stage.run(self._keep_rejoined)

@@ -132,7 +132,7 @@ INNER JOIN
 (
     SELECT tenant_id, trace_id, {", ".join(OPINION_DIMENSIONS)}
     FROM {{db}}.traces_log
-    WHERE sign = 1 AND (tenant_id, trace_id) IN {{keys}}
+    WHERE sign = 1 AND (tenant_id, trace_id) IN {{keys}} AND {{stored}}
     ORDER BY version DESC
     LIMIT 1 BY tenant_id, trace_id
 ) AS t ON o.tenant_id = t.tenant_id AND o.trace_id = t.trace_id
@@ -147,6 +147,8 @@ def record_sql(database: str, keys: str, near: str | None = None) -> str:
     return RECORD.format(db=database, keys=keys, near=pruned)
 
 
-def mend_sql(database: str, keys: str, ids: str) -> str:
-    """Move the current opinions waiting for these traces to the traces' dimensions."""
-    return MEND.format(db=database, keys=keys, ids=ids)
+def mend_sql(database: str, keys: str, ids: str, stored: str = "1") -> str:
+    """Move the current opinions waiting for these traces to the traces' dimensions. ``stored``: a
+    condition on ``traces_log`` that holds their stored reports (``consumers.bulk_traces``: the hours
+    of their timestamps), so the lookup reads those hours only."""
+    return MEND.format(db=database, keys=keys, ids=ids, stored=stored)

@@ -102,9 +102,12 @@ class ClickHouseStore:
         )
         return {(row[0], row[1]) for row in rows}
 
+    # Traces by id alone, whatever their time (the slow path's lookups, rare): traces_log sorts by the
+    # hour of timestamp first, so these read its projection by trace (sql/0033) or skip granules with
+    # the bloom filter on trace_id. No FINAL either: every report is a +1 row, and a newer report
+    # always has a higher version, so the live report of a trace is its +1 row of the highest version.
     def stored_trace_versions(self, keys: Iterable[Key]) -> dict[Key, int]:
-        """The version of the latest stored report of each of these traces (no FINAL needed: every
-        report is a +1 row, and a newer report always has a higher version)."""
+        """The version of the latest stored report of each of these traces."""
         rows = self._rows(
             f"SELECT tenant_id, trace_id, max(version) FROM {self.database}.traces_log "
             f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1 GROUP BY tenant_id, trace_id",
@@ -115,8 +118,9 @@ class ClickHouseStore:
     def stored_traces(self, keys: Iterable[Key]) -> list[Row]:
         """The current row of each trace (latest report), full width, ready to insert again."""
         rows = self._rows(
-            f"SELECT {self._trace_cols} FROM {self.database}.traces_log FINAL "
-            f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1",
+            f"SELECT {self._trace_cols} FROM {self.database}.traces_log "
+            f"WHERE trace_id IN {IDS} AND (tenant_id, trace_id) IN {KEYS} AND sign = 1 "
+            "ORDER BY version DESC LIMIT 1 BY tenant_id, trace_id",
             keys,
         )
         for row in rows:
@@ -128,8 +132,8 @@ class ClickHouseStore:
     def trace_dims(self, keys: Iterable[Key]) -> dict[Key, TraceDims]:
         """The join dimensions of the stored traces among ``keys``."""
         rows = self._rows(
-            f"SELECT tenant_id, trace_id, {', '.join(DIMENSIONS)} FROM {self.database}.traces_log FINAL "
-            f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1",
+            f"SELECT tenant_id, trace_id, {', '.join(DIMENSIONS)} FROM {self.database}.traces_log "
+            f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1 ORDER BY version DESC LIMIT 1 BY tenant_id, trace_id",
             keys,
         )
         return {(row[0], row[1]): TraceDims(tuple(row[2:])) for row in rows}

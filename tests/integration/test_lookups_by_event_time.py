@@ -1,6 +1,8 @@
-"""The worker finds stored events by the hour of their ``ts`` (docs/contract.md §7, consumers/event_time.py):
-a resend whose ``ts`` moved (a new request: another ``received_at``) is still recognised within an
-hour, across an hour boundary too; the worst-first list's pool is the responses with the most
+"""The worker finds stored events by the hour of their ``ts`` and stored traces by the hour of their
+``timestamp`` (docs/contract.md §7, consumers/event_time.py): a resend whose ``ts`` moved (a new
+request: another ``received_at``) is still recognised within an hour, across an hour boundary too,
+and so is a newer report of a trace whose timestamp moved; an event joins its trace however long
+before it the trace came; the worst-first list's pool is the responses with the most
 negative signals, the latest first among equals, as SQL over ``events`` ranks them."""
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pytest
 from quality import stats_queries as q
 from quality.dashboard_stats import parse_filters
 from runtime.readonly_query import ADMIN
-from tests.helpers import event, new_id
+from tests.helpers import event, new_id, trace
 from tests.integration.conftest import RunningPipeline
 from tests.integration.kafka_tools import produce_items
 
@@ -38,6 +40,49 @@ def test_a_resend_whose_ts_moved_within_an_hour_is_stored_once(pipeline: Running
     )
     assert sorted(rows) == sorted([(first["event_id"], boundary - 500), (marker["event_id"], marker["timestamp"])])
     assert pipeline.rows("SELECT sum(thumbs_down) FROM quality_hourly WHERE tenant_id = {t:String}", t=tenant) == [(1,)]
+
+
+def test_a_newer_report_whose_timestamp_moved_within_an_hour_replaces_the_stored_one(
+    pipeline: RunningPipeline,
+) -> None:
+    tenant, conversation, trace_id = new_id("t-"), new_id("conv-"), new_id("trace-")
+    boundary = (int(time.time() * 1000) // HOUR_MS - 2) * HOUR_MS
+    first = trace(trace_id, conversation, model_version="r1", timestamp=boundary - 500)
+    produce_items(pipeline.settings, [], [first], tenant=tenant)
+    pipeline.wait_rows("SELECT 1 FROM traces WHERE trace_id = {t:String}", 1, t=trace_id)
+    time.sleep(0.01)  # a later receipt: the newer report
+    produce_items(
+        pipeline.settings, [], [{**first, "model_version": "r2", "timestamp": boundary + 40 * 60_000}], tenant=tenant
+    )
+    marker = trace(new_id("trace-"), conversation)
+    produce_items(pipeline.settings, [], [marker], tenant=tenant)
+    pipeline.wait_rows("SELECT 1 FROM traces WHERE trace_id = {t:String}", 1, t=marker["trace_id"])
+    rows = pipeline.rows(
+        "SELECT model_version, toUnixTimestamp64Milli(timestamp) FROM traces WHERE trace_id = {t:String}", t=trace_id
+    )
+    assert rows == [("r2", boundary + 40 * 60_000)]
+    responses = pipeline.rows(
+        "SELECT model_version, sum(responses) FROM quality_hourly WHERE tenant_id = {t:String} "
+        "GROUP BY model_version HAVING sum(responses) != 0 ORDER BY model_version",
+        t=tenant,
+    )
+    assert responses == [("2026-11-01", 1), ("r2", 1)]
+
+
+def test_an_event_joins_its_trace_however_long_before_it_the_trace_came(pipeline: RunningPipeline) -> None:
+    tenant, conversation = new_id("t-"), new_id("conv-")
+    now = int(time.time() * 1000)
+    old, recent = (
+        trace(new_id("trace-"), conversation, model=model, timestamp=now - age)
+        for model, age in (("old-model", 3 * 24 * HOUR_MS), ("recent-model", 60_000))
+    )
+    produce_items(pipeline.settings, [], [old, recent], tenant=tenant)
+    pipeline.wait_rows("SELECT 1 FROM traces WHERE tenant_id = {t:String}", 2, t=tenant)
+    signals = [event("thumbs", trace_id=t["trace_id"], conversation_id=conversation) for t in (old, recent)]
+    produce_items(pipeline.settings, signals, [], tenant=tenant)
+    pipeline.wait_rows("SELECT 1 FROM events WHERE tenant_id = {t:String}", 2, t=tenant)
+    rows = pipeline.rows("SELECT model, trace_joined FROM events WHERE tenant_id = {t:String} ORDER BY model", t=tenant)
+    assert rows == [("old-model", True), ("recent-model", True)]
 
 
 # The worst-first pool as SQL over ``events``: most negative signals, the latest negative first.
