@@ -24,10 +24,12 @@ TYPES = ", ".join(f"'{kind}'" for kind in sorted(DERIVED_TYPES))
 DERIVED = "origin = 'derived'"
 
 # ``{keys}``: a subquery of (tenant_id, event_id) pairs, the batch's events; ``{near}`` prunes the
-# lookup of those events to their hours (``consumers.event_time``). Their responses' other
-# derived-type signals are looked for by trace_id (the bloom-filter index) within ``WINDOW_DAYS``
-# of the batch's event times: a derived signal is made within a day of its response
-# (``FEEDBACK_DERIVE_LOOKBACK_S``), and a client signal is about the same response. Then the
+# lookup of those events to their hours (``consumers.event_time``). Their responses' derived signals
+# are looked for within ``WINDOW_DAYS`` of the batch's event times: a derived signal is made within a
+# day of its response (``FEEDBACK_DERIVE_LOOKBACK_S``), and a client signal is about the same
+# response. Derived signals are few, so they are found first by ``origin`` (a small column read
+# before any trace_id: the hours hold no derived signal, usually), and only their responses are then
+# looked through for a client signal of the same type (by trace_id, the bloom-filter index). Then the
 # superseded rows are read FINAL by their sort key (tenant, hour, event_id).
 WINDOW_DAYS = 2
 SUPERSEDE = """
@@ -37,18 +39,23 @@ WITH
         SELECT DISTINCT tenant_id, assumeNotNull(trace_id) AS trace_id, type, ts FROM {db}.events_log
         WHERE {near} AND (tenant_id, event_id) IN {keys} AND type IN ({types}) AND trace_id IS NOT NULL
     ),
-    near AS (
-        SELECT tenant_id, event_id, toStartOfHour(ts) AS hour, assumeNotNull(trace_id) AS trace_id, type, origin
+    derived AS (
+        SELECT tenant_id, event_id, toStartOfHour(ts) AS hour, assumeNotNull(trace_id) AS trace_id, type
         FROM {db}.events_log
-        WHERE trace_id IN (SELECT trace_id FROM batch) AND type IN ({types}) AND sign = 1
-            AND ts >= (SELECT min(ts) FROM batch) - toIntervalDay({window})
+        PREWHERE {derived} AND type IN ({types})
+        WHERE ts >= (SELECT min(ts) FROM batch) - toIntervalDay({window})
             AND ts <= (SELECT max(ts) FROM batch) + toIntervalDay({window})
-            AND (tenant_id, assumeNotNull(trace_id), type) IN (SELECT tenant_id, trace_id, type FROM batch)
+            AND sign = 1 AND (tenant_id, assumeNotNull(trace_id), type) IN (SELECT tenant_id, trace_id, type FROM batch)
     ),
     superseded AS (
-        SELECT tenant_id, hour, event_id FROM near
-        WHERE {derived}
-            AND (tenant_id, trace_id, type) IN (SELECT tenant_id, trace_id, type FROM near WHERE NOT {derived})
+        SELECT tenant_id, hour, event_id FROM derived
+        WHERE (tenant_id, trace_id, type) IN (
+            SELECT tenant_id, assumeNotNull(trace_id), type FROM {db}.events_log
+            WHERE trace_id IN (SELECT trace_id FROM derived) AND type IN ({types}) AND sign = 1 AND NOT {derived}
+                AND ts >= (SELECT min(ts) FROM batch) - toIntervalDay({window})
+                AND ts <= (SELECT max(ts) FROM batch) + toIntervalDay({window})
+                AND (tenant_id, assumeNotNull(trace_id), type) IN (SELECT tenant_id, trace_id, type FROM derived)
+        )
     )
 SELECT {cancel}
 FROM {db}.events_log FINAL
