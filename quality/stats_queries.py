@@ -357,10 +357,11 @@ TRACE_COLUMNS = (
 
 def traces_of(trace_ids: list[str], tenant: str | None, text_chars: int | None) -> Query:
     """The traces (metadata, input and output; texts cut to ``text_chars`` when given): the live
-    reports, what ``traces`` shows. Read from ``traces_log`` with FINAL as the view does, but with
-    the ids in PREWHERE (trace_id is of the sort key, so whole collapsing groups pass or not): FINAL
-    reads no column in PREWHERE by itself, and without it every column of every granule that holds
-    one of the ids (a few hundred granules for 50 random ids) is read, texts and all."""
+    reports, what ``traces`` shows. Read from ``traces_log`` without FINAL, as the worker reads them:
+    every report is a +1 row and a newer one always has a higher version, so a trace's live report is
+    its +1 row of the highest version. The ids go in PREWHERE: the bloom filter on trace_id skips the
+    granules without them (traces_log sorts by time first, sql/0033), and only the rows of the ids
+    read the other columns, texts and all. (FINAL would merge every part's rows of those granules.)"""
     texts = (
         f"substringUTF8(ifNull(input_text, ''), 1, {int(text_chars)}) AS input_text, "
         f"substringUTF8(ifNull(output_text, ''), 1, {int(text_chars)}) AS output_text"
@@ -369,8 +370,8 @@ def traces_of(trace_ids: list[str], tenant: str | None, text_chars: int | None) 
     )
     tenant_filter = " AND tenant_id = {tenant:String}" if tenant is not None else ""
     return Query(
-        f"SELECT {TRACE_COLUMNS}, {texts} FROM traces_log FINAL PREWHERE trace_id IN {{ids:Array(String)}} "
-        f"WHERE sign = 1{tenant_filter}",
+        f"SELECT {TRACE_COLUMNS}, {texts} FROM traces_log PREWHERE trace_id IN {{ids:Array(String)}} "
+        f"WHERE sign = 1{tenant_filter} ORDER BY version DESC LIMIT 1 BY tenant_id, trace_id",
         {"ids": trace_ids, "tenant": tenant or ""},
     )
 
