@@ -21,6 +21,7 @@ from consumers.erased import stage_condition
 from consumers.errors import Backpressure
 from consumers.event_time import near_hours, traces_before
 from consumers.frames import Framed
+from consumers.live_traces import live_traces
 from consumers.opinions import record_sql
 from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
@@ -71,20 +72,15 @@ def _event_value(name: str) -> str:
     return f"s.{name}"
 
 
-# The traces of the batch's events go to a session-local table first, which the insert joins. An
-# event's trace is its report with the highest live version (a newer report always has a higher
-# version and cancels the older; no FINAL, which merged every granule its random ids touch). It is
-# looked for in the few hours before the event's ts first (consumers.event_time: traces_log sorts by
-# the hour of timestamp), then, for the events whose trace is not there, through all of history:
-# random trace ids cost a granule each of every part there, so only the few that need it pay it.
+# The traces of the batch's events go to a session-local table first, which the insert joins: the
+# live report of each (consumers.live_traces). It is looked for in the few hours before the event's
+# ts first (consumers.event_time: traces_log sorts by the hour of timestamp), then, for the events
+# whose trace is not there, through all of history: random trace ids cost a granule each of every
+# part there, so only the few that need it pay it.
 TRACES = "feedback_event_traces"
 FIND_TRACES = f"""
 INSERT INTO {TRACES}
-SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
-FROM {{db}}.traces_log
-WHERE sign = 1 AND {{where}}
-ORDER BY version DESC
-LIMIT 1 BY tenant_id, trace_id
+{live_traces("{db}.traces_log", f"tenant_id, trace_id, {', '.join(DIMENSIONS)}", "{where}")}
 SETTINGS optimize_use_projections = {{projections}}
 """
 TRACES_NEAR = f"(tenant_id, toStartOfHour(timestamp), trace_id) IN {traces_before(STAGE, 'trace_id IS NOT NULL')}"

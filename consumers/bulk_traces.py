@@ -17,6 +17,7 @@ from consumers.bulk import AvroStage, BulkRefused
 from consumers.erased import stage_condition
 from consumers.event_time import after_traces, near_trace_hours
 from consumers.frames import Framed
+from consumers.live_traces import live_traces
 from consumers.opinions import mend_sql
 from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
@@ -142,11 +143,7 @@ FROM
 ARRAY JOIN [-1, 1] AS s
 INNER JOIN
 (
-    SELECT tenant_id, trace_id, {", ".join(DIMENSIONS)}
-    FROM {{db}}.traces_log
-    WHERE sign = 1 AND {STORED_HOURS}
-    ORDER BY version DESC
-    LIMIT 1 BY tenant_id, trace_id
+    {live_traces("{db}.traces_log", f"tenant_id, trace_id, {', '.join(DIMENSIONS)}", STORED_HOURS)}
 ) AS t ON e.tenant_id = t.tenant_id AND e.trace_id = t.trace_id
 """
 

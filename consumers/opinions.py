@@ -20,6 +20,8 @@ When a late trace arrives, the current opinions waiting for it move to its dimen
 
 from __future__ import annotations
 
+from consumers.live_traces import live_traces
+
 OPINION_TYPES = frozenset({"thumbs", "rating"})  # the event types that state an opinion
 OPINION_COLUMNS = (
     "tenant_id", "message_id", "rater_kind", "rater", "kind", "version", "event_id", "ts", "thumb", "rating",
@@ -108,7 +110,9 @@ def _mend_value(name: str) -> str:
 
 # ``{keys}``: (tenant_id, trace_id) pairs of traces now stored; ``{ids}`` their trace_ids alone (what
 # the bloom filter on trace_id can skip granules with). Current opinions still waiting for one of
-# them become a cancel row and a joined next version.
+# them become a cancel row and a joined next version, the dimensions of the traces' live reports
+# (``{stored}``: a condition on traces_log that holds those reports).
+WAITED_FOR = "(tenant_id, trace_id) IN {keys} AND {stored}"
 MEND = f"""
 INSERT INTO {{db}}.opinions_log ({", ".join(OPINION_COLUMNS)})
 SELECT {", ".join(_mend_value(name) for name in OPINION_COLUMNS)}
@@ -130,11 +134,7 @@ FROM
 ARRAY JOIN [-1, 1] AS s
 INNER JOIN
 (
-    SELECT tenant_id, trace_id, {", ".join(OPINION_DIMENSIONS)}
-    FROM {{db}}.traces_log
-    WHERE sign = 1 AND (tenant_id, trace_id) IN {{keys}} AND {{stored}}
-    ORDER BY version DESC
-    LIMIT 1 BY tenant_id, trace_id
+    {live_traces("{db}.traces_log", f"tenant_id, trace_id, {', '.join(OPINION_DIMENSIONS)}", WAITED_FOR)}
 ) AS t ON o.tenant_id = t.tenant_id AND o.trace_id = t.trace_id
 """
 

@@ -12,6 +12,7 @@ from consumers.announcements import records_sql
 from consumers.clickhouse_errors import is_data_error
 from consumers.erased import erased_ids, is_erased
 from consumers.errors import Backpressure, RowsRefused
+from consumers.live_traces import live_traces
 from consumers.opinions import mend_sql, record_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
 from consumers.superseded import supersede_sql
@@ -104,8 +105,7 @@ class ClickHouseStore:
 
     # Traces by id alone, whatever their time (the slow path's lookups, rare): traces_log sorts by the
     # hour of timestamp first, so these read its projection by trace (sql/0033) or skip granules with
-    # the bloom filter on trace_id. No FINAL either: every report is a +1 row, and a newer report
-    # always has a higher version, so the live report of a trace is its +1 row of the highest version.
+    # the bloom filter on trace_id; the live report without FINAL (consumers.live_traces).
     def stored_trace_versions(self, keys: Iterable[Key]) -> dict[Key, int]:
         """The version of the latest stored report of each of these traces."""
         rows = self._rows(
@@ -118,9 +118,11 @@ class ClickHouseStore:
     def stored_traces(self, keys: Iterable[Key]) -> list[Row]:
         """The current row of each trace (latest report), full width, ready to insert again."""
         rows = self._rows(
-            f"SELECT {self._trace_cols} FROM {self.database}.traces_log "
-            f"WHERE trace_id IN {IDS} AND (tenant_id, trace_id) IN {KEYS} AND sign = 1 "
-            "ORDER BY version DESC LIMIT 1 BY tenant_id, trace_id",
+            live_traces(
+                f"{self.database}.traces_log",
+                self._trace_cols,
+                f"trace_id IN {IDS} AND (tenant_id, trace_id) IN {KEYS}",
+            ),
             keys,
         )
         for row in rows:
@@ -132,8 +134,11 @@ class ClickHouseStore:
     def trace_dims(self, keys: Iterable[Key]) -> dict[Key, TraceDims]:
         """The join dimensions of the stored traces among ``keys``."""
         rows = self._rows(
-            f"SELECT tenant_id, trace_id, {', '.join(DIMENSIONS)} FROM {self.database}.traces_log "
-            f"WHERE (tenant_id, trace_id) IN {KEYS} AND sign = 1 ORDER BY version DESC LIMIT 1 BY tenant_id, trace_id",
+            live_traces(
+                f"{self.database}.traces_log",
+                f"tenant_id, trace_id, {', '.join(DIMENSIONS)}",
+                f"(tenant_id, trace_id) IN {KEYS}",
+            ),
             keys,
         )
         return {(row[0], row[1]): TraceDims(tuple(row[2:])) for row in rows}

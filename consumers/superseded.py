@@ -32,6 +32,11 @@ DERIVED = "origin = 'derived'"
 # looked through for a client signal of the same type (by trace_id, the bloom-filter index). Then the
 # superseded rows are read FINAL by their sort key (tenant, hour, event_id).
 WINDOW_DAYS = 2
+# the rows within WINDOW_DAYS of the batch's derived-type events (``batch`` in the statement)
+IN_WINDOW = (
+    f"ts >= (SELECT min(ts) FROM batch) - toIntervalDay({WINDOW_DAYS}) "
+    f"AND ts <= (SELECT max(ts) FROM batch) + toIntervalDay({WINDOW_DAYS})"
+)
 SUPERSEDE = """
 INSERT INTO {db}.events_log ({columns})
 WITH
@@ -43,8 +48,7 @@ WITH
         SELECT tenant_id, event_id, toStartOfHour(ts) AS hour, assumeNotNull(trace_id) AS trace_id, type
         FROM {db}.events_log
         PREWHERE {derived} AND type IN ({types})
-        WHERE ts >= (SELECT min(ts) FROM batch) - toIntervalDay({window})
-            AND ts <= (SELECT max(ts) FROM batch) + toIntervalDay({window})
+        WHERE {in_window}
             AND sign = 1 AND (tenant_id, assumeNotNull(trace_id), type) IN (SELECT tenant_id, trace_id, type FROM batch)
     ),
     superseded AS (
@@ -52,8 +56,7 @@ WITH
         WHERE (tenant_id, trace_id, type) IN (
             SELECT tenant_id, assumeNotNull(trace_id), type FROM {db}.events_log
             WHERE trace_id IN (SELECT trace_id FROM derived) AND type IN ({types}) AND sign = 1 AND NOT {derived}
-                AND ts >= (SELECT min(ts) FROM batch) - toIntervalDay({window})
-                AND ts <= (SELECT max(ts) FROM batch) + toIntervalDay({window})
+                AND {in_window}
                 AND (tenant_id, assumeNotNull(trace_id), type) IN (SELECT tenant_id, trace_id, type FROM derived)
         )
     )
@@ -71,7 +74,7 @@ def supersede_sql(database: str, keys: str, near: str | None = None) -> str:
         db=database,
         keys=keys,
         near="1" if near is None else f"(tenant_id, toStartOfHour(ts), event_id) IN {near}",
-        window=WINDOW_DAYS,
+        in_window=IN_WINDOW,
         types=TYPES,
         derived=DERIVED,
         columns=", ".join(EVENT_COLUMNS),
