@@ -21,7 +21,7 @@ from consumers.erased import stage_condition
 from consumers.errors import Backpressure
 from consumers.event_time import near_hours, traces_before
 from consumers.frames import Framed
-from consumers.live_traces import live_traces
+from consumers.live_traces import DISTRIBUTED, by_trace_source, live_traces
 from consumers.opinions import record_sql
 from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
@@ -75,12 +75,13 @@ def _event_value(name: str) -> str:
 # The traces of the batch's events go to a session-local table first, which the insert joins: the
 # live report of each (consumers.live_traces). It is looked for in the few hours before the event's
 # ts first (consumers.event_time: traces_log sorts by the hour of timestamp), then, for the events
-# whose trace is not there, through all of history: random trace ids cost a granule each of every
-# part there, so only the few that need it pay it.
+# whose trace is not there, through all of history, in traces_log's projection by trace id
+# (consumers.live_traces.by_trace_source): random ids cost a granule each of every part there, so
+# only the few that need it pay it.
 TRACES = "feedback_event_traces"
 FIND_TRACES = f"""
 INSERT INTO {TRACES}
-{live_traces("{db}.traces_log", f"tenant_id, trace_id, {', '.join(DIMENSIONS)}", "{where}")}
+{live_traces("{traces}", f"tenant_id, trace_id, {', '.join(DIMENSIONS)}", "{where}")}
 SETTINGS optimize_use_projections = {{projections}}
 """
 TRACES_NEAR = f"(tenant_id, toStartOfHour(timestamp), trace_id) IN {traces_before(STAGE, 'trace_id IS NOT NULL')}"
@@ -110,7 +111,7 @@ class BulkRefused(Exception):
 
 # The fast path's statements look rows up by their sort keys: weighing the tables' projections first
 # (aggregates, and traces_log's by trace) only costs time, growing with the history. The one lookup by
-# trace id alone turns them on again in its own SETTINGS (TRACES_ANYWHERE).
+# trace id alone reads its projection (TRACES_ANYWHERE, consumers.live_traces.by_trace_source).
 BY_KEY = {"optimize_use_projections": 0}
 
 
@@ -201,9 +202,11 @@ class BulkEventWriter:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {TRACES} ENGINE = Memory "
             f"AS SELECT tenant_id, trace_id, {', '.join(DIMENSIONS)} FROM {database}.traces_log LIMIT 0"
         )
+        distributed = self._stage.count(DISTRIBUTED.format(database=database)) == 1
+        by_trace, projections = by_trace_source(database, distributed)
         self._find_traces = [
-            FIND_TRACES.format(db=database, where=TRACES_NEAR, projections=0),
-            FIND_TRACES.format(db=database, where=TRACES_ANYWHERE, projections=1),  # by_trace (sql/0033)
+            FIND_TRACES.format(traces=f"{database}.traces_log", where=TRACES_NEAR, projections=0),
+            FIND_TRACES.format(traces=by_trace, where=TRACES_ANYWHERE, projections=projections),
         ]
         self._keep_fresh = f"INSERT INTO {database}.events_log ({columns}) SELECT {columns} FROM {FRESH}"
         self._read_fresh = f"SELECT {RECORD} FROM {FRESH} WHERE type IN ({EXPLICIT})"
