@@ -17,12 +17,13 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 
 from consumers.announcements import RECORD
 from consumers.clickhouse_errors import is_data_error
+from consumers.cluster_tables import distributed_sql
 from consumers.erased import stage_condition
 from consumers.errors import Backpressure
 from consumers.event_time import near_hours, traces_before
 from consumers.frames import Framed
-from consumers.live_traces import DISTRIBUTED, by_trace_source, live_traces
-from consumers.opinions import record_sql
+from consumers.live_traces import by_trace_source, live_traces
+from consumers.opinions import RECORD_TABLES, record_statements
 from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS
@@ -202,7 +203,7 @@ class BulkEventWriter:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {TRACES} ENGINE = Memory "
             f"AS SELECT tenant_id, trace_id, {', '.join(DIMENSIONS)} FROM {database}.traces_log LIMIT 0"
         )
-        distributed = self._stage.count(DISTRIBUTED.format(database=database)) == 1
+        distributed = self._stage.count(distributed_sql(database, "traces_log")) == 1
         by_trace, projections = by_trace_source(database, distributed)
         self._find_traces = [
             FIND_TRACES.format(traces=f"{database}.traces_log", where=TRACES_NEAR, projections=0),
@@ -213,10 +214,13 @@ class BulkEventWriter:
         self._insert = INSERT.format(target=FRESH, db=database)
         # every explicit event of the batch, stored now or before: a crash between the two inserts
         # is mended when the batch is read again (consumers/opinions.py)
-        self._opinions = record_sql(
+        for table in RECORD_TABLES:
+            self._stage.run(table)
+        self._opinions = record_statements(
             database,
             f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))",
             near_hours(STAGE, "type IN ('thumbs', 'rating')"),
+            rated=self._stage.count(distributed_sql(database, "opinions_log")) == 0,
         )
         # likewise every derived-type event of the batch (consumers/superseded.py)
         self._supersede = supersede_sql(
@@ -241,7 +245,8 @@ class BulkEventWriter:
             self._stage.run(find)
         self._stage.run(self._insert)
         self._stage.run(self._keep_fresh)
-        self._stage.run(self._opinions)
+        for statement in self._opinions:
+            self._stage.run(statement)
         self._stage.run(self._supersede)
         stored = self._stage.count(f"SELECT count() FROM {FRESH}")
         if not self._announce:

@@ -34,9 +34,3 @@ def by_trace_source(database: str, distributed: bool) -> tuple[str, int]:
     if distributed:
         return f"{database}.traces_log", 1
     return f"mergeTreeProjection({database}, traces_log, {BY_TRACE})", 0
-
-
-# Whether ``traces_log`` is a Distributed table (a cluster's, runtime/cluster_ddl.py): 1 or 0.
-DISTRIBUTED = (
-    "SELECT countIf(engine = 'Distributed') FROM system.tables WHERE database = '{database}' AND name = 'traces_log'"
-)

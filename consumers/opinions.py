@@ -54,7 +54,8 @@ def _record_value(name: str) -> str:
 
 # ``{keys}``: a subquery of (tenant_id, event_id) pairs, the batch's events. The candidates are the
 # live rows of those events in events_log (what is stored wins over what the batch says), latest per
-# rater, message and kind; ``c`` is each one's current stored opinion (version 0: none yet).
+# rater, message and kind; ``c`` is each one's current stored opinion (version 0: none yet), looked
+# for among the messages of ``{rated}``: those that may have one.
 RECORD = f"""
 INSERT INTO {{db}}.opinions_log ({", ".join(OPINION_COLUMNS)})
 SELECT {", ".join(_record_value(name) for name in OPINION_COLUMNS)}
@@ -81,10 +82,7 @@ FROM
     (
         SELECT {", ".join(f"{name} AS c_{name}" for name in OPINION_COLUMNS)}
         FROM {{db}}.opinions_log
-        WHERE (tenant_id, message_id) IN
-              (SELECT tenant_id, ifNull(message_id, '') FROM {{db}}.events_log
-               WHERE (tenant_id, event_id) IN {{keys}} AND {{near}})
-          AND sign = 1
+        WHERE (tenant_id, message_id) IN {{rated}} AND sign = 1
         ORDER BY c_version DESC
         LIMIT 1 BY {", ".join(f"c_{name}" for name in OPINION_KEY)}
     ) AS c
@@ -139,12 +137,42 @@ INNER JOIN
 """
 
 
-def record_sql(database: str, keys: str, near: str | None = None) -> str:
-    """Make the current opinions of the events in ``keys`` (a subquery of tenant_id, event_id) current.
-    ``near``: a subquery of (tenant_id, hour, event_id) that holds those events' hours
-    (``consumers.event_time.near_hours``), so the lookups read those hours of ``events_log`` only."""
+# Which messages may have an opinion: ``rated_messages`` (sql/0034), a key-value table of every message
+# ever rated, answers for a batch's messages in a few ms, where looking each up in opinions_log costs
+# a granule of its sort key (about 100 µs a message, whatever the layout). A batch's messages are
+# written to it before their opinions, so it never lacks a message that has one: a crash in between
+# leaves a message there with no opinion yet, looked up in opinions_log for nothing, never the reverse.
+BATCH_MESSAGES = "feedback_batch_messages"  # the messages of the batch's stored explicit events
+RATED_BEFORE = "feedback_rated_before"  # those of them in rated_messages before the batch
+RECORD_TABLES = tuple(
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (tenant_id String, message_id String) ENGINE = Memory"
+    for name in (BATCH_MESSAGES, RATED_BEFORE)
+)  # the session tables of record_statements: create them once per session
+
+
+def record_statements(database: str, keys: str, near: str | None = None, *, rated: bool = True) -> list[str]:
+    """The statements, in order, that make the current opinions of the events in ``keys`` (a subquery
+    of tenant_id, event_id) current. ``near``: a subquery of (tenant_id, hour, event_id) that holds
+    those events' hours (``consumers.event_time.near_hours``), so the lookups read those hours of
+    ``events_log`` only. ``rated``: look in opinions_log only for the messages ``rated_messages``
+    holds; False where it is not the whole truth (a cluster: consumers.cluster_tables), and every
+    message of the batch is looked up."""
     pruned = "1" if near is None else f"(tenant_id, toStartOfHour(ts), event_id) IN {near}"
-    return RECORD.format(db=database, keys=keys, near=pruned)
+    messages = (
+        f"(SELECT tenant_id, ifNull(message_id, '') FROM {database}.events_log "
+        f"WHERE (tenant_id, event_id) IN {keys} AND {pruned})"
+    )
+    if not rated:
+        return [RECORD.format(db=database, keys=keys, near=pruned, rated=messages)]
+    return [
+        f"TRUNCATE TABLE {BATCH_MESSAGES}",
+        f"TRUNCATE TABLE {RATED_BEFORE}",
+        f"INSERT INTO {BATCH_MESSAGES} SELECT DISTINCT * FROM {messages}",
+        f"INSERT INTO {RATED_BEFORE} SELECT tenant_id, message_id FROM {database}.rated_messages "
+        f"WHERE (tenant_id, message_id) IN (SELECT tenant_id, message_id FROM {BATCH_MESSAGES})",
+        f"INSERT INTO {database}.rated_messages SELECT tenant_id, message_id FROM {BATCH_MESSAGES}",
+        RECORD.format(db=database, keys=keys, near=pruned, rated=f"(SELECT tenant_id, message_id FROM {RATED_BEFORE})"),
+    ]
 
 
 def mend_sql(database: str, keys: str, ids: str, stored: str = "1") -> str:

@@ -10,10 +10,11 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from consumers.announcements import records_sql
 from consumers.clickhouse_errors import is_data_error
+from consumers.cluster_tables import distributed_sql
 from consumers.erased import erased_ids, is_erased
 from consumers.errors import Backpressure, RowsRefused
 from consumers.live_traces import live_traces
-from consumers.opinions import mend_sql, record_sql
+from consumers.opinions import RECORD_TABLES, mend_sql, record_statements
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
 from consumers.superseded import supersede_sql
 
@@ -37,6 +38,10 @@ class ClickHouseStore:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {KEY_TABLE} (tenant_id String, id String) ENGINE = Memory"
         )
         self._keys = client.create_insert_context(KEY_TABLE, column_names=["tenant_id", "id"])
+        for table in RECORD_TABLES:
+            client.command(table)
+        distributed = int(client.query(distributed_sql(database, "opinions_log")).result_rows[0][0])
+        self._record = record_statements(database, KEYS, rated=distributed == 0)
 
     def _load_keys(self, keys: Iterable[Key]) -> bool:
         """Put ``keys`` in the session's key table (read as ``KEYS`` or ``IDS``); False if there are none."""
@@ -59,7 +64,8 @@ class ClickHouseStore:
         """Make the opinions these stored events state current where they are the latest
         (``consumers.opinions``); idempotent, so pass every event of a batch, stored before or not."""
         if self._load_keys(event_keys):
-            self._command(record_sql(self.database, KEYS), "opinions")
+            for statement in self._record:
+                self._command(statement, "opinions")
 
     def supersede_derived(self, event_keys: Iterable[Key]) -> None:
         """Cancel the derived signals that a client signal supersedes, on the responses of these

@@ -17,10 +17,11 @@ import pytest
 
 from consumers.bulk import BulkEventWriter
 from consumers.frames import Framed
+from consumers.opinions import record_statements
 from consumers.rows import event_row
 from consumers.store import ClickHouseStore
 from producers.intake import accept_events
-from runtime.migrations import migrate
+from runtime.migrations import bundled_migrations, migrate
 from runtime.settings import Settings
 from schemas.serde import AvroDecoder, AvroEncoder
 from tests.helpers import event, new_id, trace, wait_for
@@ -312,3 +313,62 @@ def test_a_crash_between_the_event_insert_and_the_opinions_is_mended_by_the_re_r
             store.record_opinions((record["tenant_id"], record["event_id"]) for record in records)
         assert client.query(counts.format(db=db)).result_rows == [(1, 0, 1)]
     assert client.query(f"SELECT count(), sum(sign) FROM {db}.opinions_log").result_rows == [(2, 2)]
+
+
+RATED_MESSAGES = 34  # sql/0034_rated_messages.sql
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_a_crash_between_marking_the_messages_rated_and_their_opinions_is_mended_by_the_re_read(
+    base_settings: Settings, path: str
+) -> None:
+    """A batch's messages go to rated_messages before their opinions: killed in between, the batch
+    read again looks the (now marked) messages up in opinions_log, finds nothing, and records them once."""
+    db = f"opinions_{new_id()}"
+    client = base_settings.clickhouse().connect()
+    migrate(client, db)
+    store = ClickHouseStore(client, db)
+    now = int(time.time() * 1000)
+    common = {"message_id": new_id("msg-"), "user_id": "crash-user"}
+    items = [
+        event("thumbs", value="down", reasons=["slow"], timestamp=now - 2000, **common),
+        event("rating", value=4, timestamp=now - 1000, **common),
+    ]
+    records = accept_events(items, None, "acme", now).records
+    store.insert_events([event_row(record, None) for record in records])
+    *before_opinions, _ = record_statements(db, f"(SELECT tenant_id, event_id FROM {db}.events_log)")
+    for statement in before_opinions:  # the messages are marked rated, then the worker dies
+        client.command(statement)
+    assert client.query(f"SELECT count() FROM {db}.rated_messages").result_rows == [(1,)]
+    counts = f"SELECT sum(thumbs_up), sum(thumbs_down), sum(ratings) FROM {db}.quality_hourly"
+    assert client.query(counts).result_rows == [(0, 0, 0)]
+    for _ in range(2):  # read again after the crash, then once more (a replay)
+        if path == "fast":
+            BulkEventWriter(client, db).write(_framed(items))
+        else:
+            store.record_opinions((record["tenant_id"], record["event_id"]) for record in records)
+        assert client.query(counts).result_rows == [(0, 1, 1)]
+
+
+def test_opinions_stored_before_rated_messages_existed_are_found_after_the_upgrade(base_settings: Settings) -> None:
+    """The migration marks every message that has an opinion: a change of mind after the upgrade
+    replaces the opinion stored before it instead of counting beside it."""
+    db = f"opinions_{new_id()}"
+    client = base_settings.clickhouse().connect()
+    migrate(client, db, migrations=[m for m in bundled_migrations() if m.version != RATED_MESSAGES])
+    now = int(time.time() * 1000)
+    common = {"message_id": new_id("msg-"), "user_id": "upgrading-user"}
+    first = [event("thumbs", value="up", reasons=[], timestamp=now - 5000, **common)]
+    ClickHouseStore(client, db).insert_events(
+        [event_row(r, None) for r in accept_events(first, None, "acme", now).records]
+    )
+    for statement in record_statements(db, f"(SELECT tenant_id, event_id FROM {db}.events_log)", rated=False):
+        client.command(statement)  # what the worker did before the upgrade
+    counts = f"SELECT sum(thumbs_up), sum(thumbs_down) FROM {db}.quality_hourly"
+    assert client.query(counts).result_rows == [(1, 0)]
+
+    migrate(client, db)  # the upgrade
+    BulkEventWriter(client, db).write(
+        _framed([event("thumbs", value="down", reasons=["slow"], timestamp=now, **common)])
+    )
+    assert client.query(counts).result_rows == [(0, 1)]
