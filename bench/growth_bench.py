@@ -22,12 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +234,22 @@ def _previous() -> dict[str, Any]:
     return previous
 
 
+@contextmanager
+def measured_copy(engine: Path) -> Iterator[Path]:
+    """A copy of ``engine`` to measure on, removed afterwards. The fresh stream lands in the current
+    hours, which the next run's lookups read too: three runs within one hour on the kept engine
+    measured 9,416, 8,750 and 8,580 events/s at 50M, each slower for the streams before it. So the
+    kept engine holds the loaded history alone, and every run measures the same history."""
+    copy = engine.with_name(f"{engine.name}.measuring")
+    shutil.rmtree(copy, ignore_errors=True)
+    if engine.exists():
+        shutil.copytree(engine, copy, symlinks=True)
+    try:
+        yield copy
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
 def measure_size(
     console: Console, size: int, engine: Path, history: History, settings: dict[str, Any]
 ) -> dict[str, Any]:
@@ -239,12 +257,12 @@ def measure_size(
     console.print(f"[bold]history {size:,}[/] …")
     loaded = in_child(load, str(engine), size, history, CHUNK)
     load_avg = [round(x, 2) for x in os.getloadavg()]
-    with Workspace("growth") as ws:
+    with Workspace("growth") as ws, measured_copy(engine) as measured:
         generator = RandomIds(seed=size % 1000 + 3, run=f"g{ws.run_id}")
         produced = produce(ws.settings, fresh_workload(generator, settings["stream"]))
-        worker = drain(ws, engine, produced.events, timeout_s=900)
-    console.print(f"  worker {worker}")
-    timings = in_child(time_queries, str(engine), size, settings["runs"], settings["dashboard"])
+        worker = drain(ws, measured, produced.events, timeout_s=900)
+        console.print(f"  worker {worker}")
+        timings = in_child(time_queries, str(measured), size, settings["runs"], settings["dashboard"])
     return {
         "worker_events_per_s": rounded(worker["events_per_s"], 0),
         "worker_batch_p99_ms": worker["batch_p99_ms"],
