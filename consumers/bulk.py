@@ -22,7 +22,7 @@ from consumers.erased import stage_condition
 from consumers.errors import Backpressure
 from consumers.event_time import near_hours, traces_before
 from consumers.frames import Framed
-from consumers.live_traces import by_trace_source, live_traces
+from consumers.live_traces import READS_PROJECTIONS, by_trace_source, live_traces
 from consumers.opinions import RECORD_TABLES, record_statements
 from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
@@ -203,8 +203,11 @@ class BulkEventWriter:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {TRACES} ENGINE = Memory "
             f"AS SELECT tenant_id, trace_id, {', '.join(DIMENSIONS)} FROM {database}.traces_log LIMIT 0"
         )
-        distributed = self._stage.count(distributed_sql(database, "traces_log")) == 1
-        by_trace, projections = by_trace_source(database, distributed)
+        direct = (
+            self._stage.count(READS_PROJECTIONS) == 1
+            and self._stage.count(distributed_sql(database, "traces_log")) == 0
+        )
+        by_trace, projections = by_trace_source(database, direct)
         self._find_traces = [
             FIND_TRACES.format(traces=f"{database}.traces_log", where=TRACES_NEAR, projections=0),
             FIND_TRACES.format(traces=by_trace, where=TRACES_ANYWHERE, projections=projections),

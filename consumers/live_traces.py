@@ -20,17 +20,22 @@ def live_traces(table: str, columns: str, where: str) -> str:
     )
 
 
-def by_trace_source(database: str, distributed: bool) -> tuple[str, int]:
+# Whether this server reads a projection directly (``mergeTreeProjection``; older servers lack it): 1 or 0.
+READS_PROJECTIONS = "SELECT count() FROM system.table_functions WHERE name = 'mergeTreeProjection'"
+
+
+def by_trace_source(database: str, direct: bool) -> tuple[str, int]:
     """Where to look traces up by trace_id alone (``FROM`` of the lookup), and whether that lookup
     lets ClickHouse weigh projections (``optimize_use_projections``).
 
-    On one server: the ``by_trace`` projection itself, read directly. Asked of the table, ClickHouse
-    analyses the table's own sort key (time first) for the ids before it picks the projection, and
-    that costs more than the lookup: 290 against 37 ms for 130 ids among 26M traces. Every part of
-    ``traces_log`` holds the projection: inserts write it, merges rebuild it
-    (``deduplicate_merge_projection_mode``), and so do erasure's and retention's rewrites (tested).
-    On a cluster (``distributed``: ``traces_log`` is a Distributed table) there is no projection to
-    read through it: the shards pick ``by_trace`` themselves."""
-    if distributed:
-        return f"{database}.traces_log", 1
-    return f"mergeTreeProjection({database}, traces_log, {BY_TRACE})", 0
+    ``direct`` (one server that reads projections directly, ``READS_PROJECTIONS``): the ``by_trace``
+    projection itself. Asked of the table, ClickHouse analyses the table's own sort key (time
+    first) for the ids before it picks the projection, and that costs more than the lookup: 290
+    against 37 ms for 130 ids among 26M traces. Every part of ``traces_log`` holds the projection:
+    inserts write it, merges rebuild it (``deduplicate_merge_projection_mode``), and so do
+    erasure's and retention's rewrites (tested). Otherwise the table, which picks ``by_trace``
+    itself: on a cluster ``traces_log`` is a Distributed table, with no projection to read through
+    it, and its shards do."""
+    if direct:
+        return f"mergeTreeProjection({database}, traces_log, {BY_TRACE})", 0
+    return f"{database}.traces_log", 1

@@ -284,12 +284,11 @@ def _framed(items: list[dict[str, Any]]) -> list[Framed]:
     return out
 
 
-@pytest.mark.parametrize("path", ["fast", "slow"])
-def test_a_crash_between_the_event_insert_and_the_opinions_is_mended_by_the_re_read(
-    base_settings: Settings, path: str
-) -> None:
-    """The worker writes events_log, then opinions_log: killed in between, the batch is read again;
-    its events are dropped as stored, and the opinions are written, once, however often it is read."""
+def _stored_without_opinions(
+    base_settings: Settings, opinions: list[tuple[str, Any, list[str] | None, int]]
+) -> tuple[str, Any, ClickHouseStore, list[dict[str, Any]], list[dict[str, Any]]]:
+    """A new database holding one rater's events on one message (type, value, reasons, ms ago) in events_log
+    and none of their opinions yet: the database, its client and store, the items and their records."""
     db = f"opinions_{new_id()}"
     client = base_settings.clickhouse().connect()
     migrate(client, db)
@@ -297,13 +296,24 @@ def test_a_crash_between_the_event_insert_and_the_opinions_is_mended_by_the_re_r
     now = int(time.time() * 1000)
     common = {"message_id": new_id("msg-"), "user_id": "crash-user"}
     items = [
-        event("thumbs", value="down", reasons=["slow"], timestamp=now - 2000, **common),
-        event("thumbs", value="up", reasons=[], timestamp=now - 1000, **common),
-        event("rating", value=3, timestamp=now - 1000, **common),
+        event(kind, value=value, timestamp=now - ago, **({} if reasons is None else {"reasons": reasons}), **common)
+        for kind, value, reasons, ago in opinions
     ]
-    # the events are stored, then the worker dies before writing the opinions
     records = accept_events(items, None, "acme", now).records
     store.insert_events([event_row(record, None) for record in records])
+    return db, client, store, items, records
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_a_crash_between_the_event_insert_and_the_opinions_is_mended_by_the_re_read(
+    base_settings: Settings, path: str
+) -> None:
+    """The worker writes events_log, then opinions_log: killed in between, the batch is read again;
+    its events are dropped as stored, and the opinions are written, once, however often it is read."""
+    # the events are stored, then the worker dies before writing the opinions
+    db, client, store, items, records = _stored_without_opinions(
+        base_settings, [("thumbs", "down", ["slow"], 2000), ("thumbs", "up", [], 1000), ("rating", 3, None, 1000)]
+    )
     counts = "SELECT sum(thumbs_up), sum(thumbs_down), sum(ratings) FROM {db}.quality_hourly"
     assert client.query(counts.format(db=db)).result_rows == [(0, 0, 0)]
     for _ in range(2):  # read again after the crash, then once more (a replay)
@@ -324,18 +334,9 @@ def test_a_crash_between_marking_the_messages_rated_and_their_opinions_is_mended
 ) -> None:
     """A batch's messages go to rated_messages before their opinions: killed in between, the batch
     read again looks the (now marked) messages up in opinions_log, finds nothing, and records them once."""
-    db = f"opinions_{new_id()}"
-    client = base_settings.clickhouse().connect()
-    migrate(client, db)
-    store = ClickHouseStore(client, db)
-    now = int(time.time() * 1000)
-    common = {"message_id": new_id("msg-"), "user_id": "crash-user"}
-    items = [
-        event("thumbs", value="down", reasons=["slow"], timestamp=now - 2000, **common),
-        event("rating", value=4, timestamp=now - 1000, **common),
-    ]
-    records = accept_events(items, None, "acme", now).records
-    store.insert_events([event_row(record, None) for record in records])
+    db, client, store, items, records = _stored_without_opinions(
+        base_settings, [("thumbs", "down", ["slow"], 2000), ("rating", 4, None, 1000)]
+    )
     *before_opinions, _ = record_statements(db, f"(SELECT tenant_id, event_id FROM {db}.events_log)")
     for statement in before_opinions:  # the messages are marked rated, then the worker dies
         client.command(statement)

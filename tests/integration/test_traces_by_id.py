@@ -46,7 +46,7 @@ def _parts_without_by_trace(client: Client, database: str) -> list[str]:
 
 
 def _found_by_id(client: Client, database: str, ids: list[str]) -> int:
-    source, projections = by_trace_source(database, distributed=False)
+    source, projections = by_trace_source(database, direct=True)
     listed = ", ".join(f"'{trace_id}'" for trace_id in ids)
     return int(
         client.query(
