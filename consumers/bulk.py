@@ -23,7 +23,7 @@ from consumers.errors import Backpressure
 from consumers.event_time import near_hours, traces_before
 from consumers.frames import Framed
 from consumers.live_traces import READS_PROJECTIONS, by_trace_source, live_traces
-from consumers.opinions import RECORD_TABLES, record_statements
+from consumers.opinions import prepare_record
 from consumers.outcome import Written
 from consumers.ranges import out_of_range_sql
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, EVENT_FIELDS
@@ -217,13 +217,12 @@ class BulkEventWriter:
         self._insert = INSERT.format(target=FRESH, db=database)
         # every explicit event of the batch, stored now or before: a crash between the two inserts
         # is mended when the batch is read again (consumers/opinions.py)
-        for table in RECORD_TABLES:
-            self._stage.run(table)
-        self._opinions = record_statements(
+        self._opinions = prepare_record(
+            self._stage.run,
+            self._stage.count,
             database,
             f"(SELECT tenant_id, event_id FROM {STAGE} WHERE type IN ('thumbs', 'rating'))",
             near_hours(STAGE, "type IN ('thumbs', 'rating')"),
-            rated=self._stage.count(distributed_sql(database, "opinions_log")) == 0,
         )
         # likewise every derived-type event of the batch (consumers/superseded.py)
         self._supersede = supersede_sql(

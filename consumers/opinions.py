@@ -20,6 +20,9 @@ When a late trace arrives, the current opinions waiting for it move to its dimen
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from consumers.cluster_tables import distributed_sql
 from consumers.live_traces import live_traces
 
 OPINION_TYPES = frozenset({"thumbs", "rating"})  # the event types that state an opinion
@@ -148,6 +151,17 @@ RECORD_TABLES = tuple(
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (tenant_id String, message_id String) ENGINE = Memory"
     for name in (BATCH_MESSAGES, RATED_BEFORE)
 )  # the session tables of record_statements: create them once per session
+
+
+def prepare_record(
+    run: Callable[[str], object], count: Callable[[str], int], database: str, keys: str, near: str | None = None
+) -> list[str]:
+    """``record_statements`` for the session that ``run`` and ``count`` reach (a statement; a query
+    of one number): its session tables created, and ``rated_messages`` used unless ``opinions_log``
+    is a cluster's Distributed table."""
+    for table in RECORD_TABLES:
+        run(table)
+    return record_statements(database, keys, near, rated=count(distributed_sql(database, "opinions_log")) == 0)
 
 
 def record_statements(database: str, keys: str, near: str | None = None, *, rated: bool = True) -> list[str]:

@@ -10,11 +10,10 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from consumers.announcements import records_sql
 from consumers.clickhouse_errors import is_data_error
-from consumers.cluster_tables import distributed_sql
 from consumers.erased import erased_ids, is_erased
 from consumers.errors import Backpressure, RowsRefused
 from consumers.live_traces import live_traces
-from consumers.opinions import RECORD_TABLES, mend_sql, record_statements
+from consumers.opinions import mend_sql, prepare_record
 from consumers.rows import DIMENSIONS, EVENT_COLUMNS, TRACE_COLUMNS, TRACE_INDEX, Row, TraceDims
 from consumers.superseded import supersede_sql
 
@@ -38,10 +37,7 @@ class ClickHouseStore:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {KEY_TABLE} (tenant_id String, id String) ENGINE = Memory"
         )
         self._keys = client.create_insert_context(KEY_TABLE, column_names=["tenant_id", "id"])
-        for table in RECORD_TABLES:
-            client.command(table)
-        distributed = int(client.query(distributed_sql(database, "opinions_log")).result_rows[0][0])
-        self._record = record_statements(database, KEYS, rated=distributed == 0)
+        self._record = prepare_record(client.command, self._number, database, KEYS)
 
     def _load_keys(self, keys: Iterable[Key]) -> bool:
         """Put ``keys`` in the session's key table (read as ``KEYS`` or ``IDS``); False if there are none."""
@@ -84,6 +80,10 @@ class ClickHouseStore:
             self.client.command(sql)
         except ClickHouseError as exc:
             raise Backpressure(f"ClickHouse insert into {table} failed: {exc}") from exc
+
+    def _number(self, sql: str) -> int:
+        """The one number ``sql`` answers."""
+        return int(self._query(sql)[0][0])
 
     def _query(self, sql: str) -> list[Row]:
         try:
